@@ -1,0 +1,38 @@
+package config
+
+// Upstream is a named pool of backends with a balancing policy.
+type Upstream struct {
+	Name string `yaml:"name"`
+	// Policy is the balancing policy: round_robin (default).
+	Policy   string    `yaml:"policy"`
+	Backends []Backend `yaml:"backends"`
+	// Protocol spoken to the backends: http1 (default) or h2c.
+	Protocol string           `yaml:"protocol"`
+	Timeouts UpstreamTimeouts `yaml:"timeouts"`
+	// MaxIdleConns bounds idle keep-alive connections kept per backend
+	// (default 64).
+	MaxIdleConns int `yaml:"max_idle_conns"`
+	// Forwarded adds an RFC 7239 Forwarded header beside X-Forwarded-*
+	// (default false).
+	Forwarded bool `yaml:"forwarded"`
+}
+
+// Backend is one server address in an upstream.
+type Backend struct {
+	// Address is host:port.
+	Address string `yaml:"address"`
+	// Weight is the backend's share for weighted policies (default 1).
+	Weight int `yaml:"weight"`
+}
+
+// UpstreamTimeouts bound each phase of a backend exchange. Zero disables a
+// timeout.
+type UpstreamTimeouts struct {
+	// Connect bounds dialing a backend (default 5s).
+	Connect Duration `yaml:"connect"`
+	// ResponseHeader bounds the wait for the response head after the
+	// request was sent (default 60s); exceeding it gives 504.
+	ResponseHeader Duration `yaml:"response_header"`
+	// Idle is how long an unused pooled connection is kept (default 90s).
+	Idle Duration `yaml:"idle"`
+}

@@ -1,0 +1,80 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+)
+
+// Sentinel errors the request path branches on. Features wrap them with
+// context (fmt.Errorf("upstream %q: %w", name, ErrNoBackend)); WriteError
+// maps them to a status.
+var (
+	// ErrNoBackend: the upstream has no backend that may take the request.
+	ErrNoBackend = errors.New("no available backend")
+	// ErrBackendTimeout: a backend phase (dial, response header) timed out.
+	ErrBackendTimeout = errors.New("backend timeout")
+	// ErrClientGone: the client closed the connection before the response.
+	ErrClientGone = errors.New("client closed request")
+)
+
+// StatusClientClosed is the status logged, never written, when the client
+// went away first (nginx's 499).
+const StatusClientClosed = 499
+
+// StatusFor maps a forwarding failure to the response status: no available
+// backend 503, a backend timeout 504, the client gone 499, and any other
+// backend failure (refused, reset, malformed response) 502.
+func StatusFor(err error) int {
+	var ne net.Error
+	switch {
+	case errors.Is(err, ErrClientGone), errors.Is(err, context.Canceled):
+		return StatusClientClosed
+	case errors.Is(err, ErrNoBackend):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, ErrBackendTimeout), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, os.ErrDeadlineExceeded):
+		return http.StatusGatewayTimeout
+	case errors.As(err, &ne) && ne.Timeout():
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusBadGateway
+}
+
+// WriteError answers r with status after a failure err, which is recorded in
+// the request's State for the log and never sent to the client. The body is
+// the bare status text; the X-Request-Id header lets an operator find the log
+// line. A 499 (client gone) is recorded but nothing is written. WriteError
+// writes nothing when the response has already started: the caller must then
+// abort the connection (panic(http.ErrAbortHandler)).
+func WriteError(w http.ResponseWriter, r *http.Request, status int, err error) {
+	st := StateFrom(r.Context())
+	if err != nil {
+		st.Err = err
+	}
+	if status == StatusClientClosed {
+		if rw, ok := w.(*ResponseWriter); ok {
+			rw.status = StatusClientClosed
+		}
+		return
+	}
+	if rw, ok := w.(*ResponseWriter); ok && rw.wroteHeader {
+		return
+	}
+	h := w.Header()
+	for k := range h {
+		delete(h, k)
+	}
+	h["Content-Type"] = []string{"text/plain; charset=utf-8"}
+	h["X-Content-Type-Options"] = []string{"nosniff"}
+	h["Cache-Control"] = []string{"no-store"}
+	if st.ID != "" {
+		h["X-Request-Id"] = []string{st.ID}
+	}
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		w.Write([]byte(http.StatusText(status) + "\n"))
+	}
+}
