@@ -36,3 +36,11 @@ type Middleware struct {
 	Kind     string    `yaml:"kind"`
 	Compress *Compress `yaml:"-" kind:"compress"`
 }
+
+// middlewareBody is implemented by every middleware kind's typed body: the
+// decoder calls setDefaults on a new body before decoding into it and check
+// during validation.
+type middlewareBody interface {
+	setDefaults()
+	check() []Problem
+}

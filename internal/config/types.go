@@ -81,3 +81,9 @@ func (ds Diagnostics) Error() string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// Problem is one validation finding inside a section whose path the caller
+// knows; Field is relative to that section ("levels.gzip").
+type Problem struct {
+	Field, Message, Hint string
+}

@@ -18,18 +18,34 @@ var (
 	ErrBackendTimeout = errors.New("backend timeout")
 	// ErrClientGone: the client closed the connection before the response.
 	ErrClientGone = errors.New("client closed request")
+	// ErrRequestBody wraps a failure to read the client's request body
+	// (timeout, malformed chunking, connection lost); it is the client's
+	// fault, never the backend's.
+	ErrRequestBody = errors.New("reading request body")
 )
 
 // StatusClientClosed is the status logged, never written, when the client
 // went away first (nginx's 499).
 const StatusClientClosed = 499
 
-// StatusFor maps a forwarding failure to the response status: no available
-// backend 503, a backend timeout 504, the client gone 499, and any other
-// backend failure (refused, reset, malformed response) 502.
+// StatusFor maps a forwarding failure to the response status: a request body
+// over the limit 413, a request body too slow 408 or malformed 400, no
+// available backend 503, a backend timeout 504, the client gone 499, and any
+// other backend failure (refused, reset, malformed response) 502.
 func StatusFor(err error) int {
 	var ne net.Error
+	var tooLarge *http.MaxBytesError
 	switch {
+	case errors.As(err, &tooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrRequestBody):
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return http.StatusRequestTimeout
+		}
+		if errors.Is(err, ErrClientGone) {
+			return StatusClientClosed
+		}
+		return http.StatusBadRequest
 	case errors.Is(err, ErrClientGone), errors.Is(err, context.Canceled):
 		return StatusClientClosed
 	case errors.Is(err, ErrNoBackend):
