@@ -10,7 +10,7 @@ type Listener struct {
 	// TrustedProxies are the peers whose X-Forwarded-* and Forwarded
 	// headers are believed and extended; from anyone else they are
 	// replaced.
-	TrustedProxies []netip.Prefix    `yaml:"trusted_proxies"`
+	TrustedProxies []netip.Prefix   `yaml:"trusted_proxies"`
 	Timeouts       ListenerTimeouts `yaml:"timeouts"`
 	Limits         ListenerLimits   `yaml:"limits"`
 }
