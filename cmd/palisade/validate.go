@@ -1,0 +1,55 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+
+	"palisade/internal/config"
+	"palisade/internal/obs"
+	"palisade/internal/proxy"
+	"palisade/internal/snapshot"
+	"palisade/internal/upstream"
+)
+
+func cmdValidate(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("validate", "validate [-c palisade.yaml]", stdout, stderr)
+	path := fs.String("c", "palisade.yaml", "config file")
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
+	}
+	cfg, err := config.Load(*path)
+	if err == nil {
+		err = dryBuild(cfg)
+	}
+	if err != nil {
+		printConfigError(stderr, err)
+		return exitFailed
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d listeners, %d routes, %d upstreams)\n", *path, len(cfg.Listeners), len(cfg.Routes), len(cfg.Upstreams))
+	return exitOK
+}
+
+// dryBuild compiles cfg as a reload would, without opening anything, so
+// validate also reports what only the build can see (route conflicts).
+func dryBuild(cfg *config.Config) error {
+	var made []proxy.Transport
+	defer func() {
+		for _, t := range made {
+			t.Close()
+		}
+	}()
+	_, err := snapshot.Build(cfg, snapshot.Deps{
+		Log:      slog.New(slog.DiscardHandler),
+		Backends: upstream.NewRegistry(),
+		Transport: func(_ string, u config.Upstream) (proxy.Transport, error) {
+			t, err := proxy.NewTransport(u, slog.New(slog.DiscardHandler))
+			if err == nil {
+				made = append(made, t)
+			}
+			return t, err
+		},
+		AccessLog: func(string) (*obs.AccessLog, error) { return nil, nil },
+	})
+	return err
+}

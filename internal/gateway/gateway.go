@@ -1,0 +1,388 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"palisade/internal/config"
+	"palisade/internal/obs"
+	"palisade/internal/proxy"
+	"palisade/internal/server"
+	"palisade/internal/snapshot"
+	"palisade/internal/upstream"
+)
+
+// Gateway runs listeners on the live config. Apply, Shutdown and the
+// accessors are safe for concurrent use; Apply calls are serialised.
+type Gateway struct {
+	log      *slog.Logger
+	backends *upstream.Registry
+	live     atomic.Pointer[snapshot.Snapshot]
+
+	mu         sync.Mutex // serialises Apply and Shutdown; guards the fields below
+	listeners  map[string]*openListener
+	transports map[string]proxy.Transport
+	accessLogs map[string]*obs.AccessLog
+	closed     bool
+	// closingC is closed by Shutdown, cutting short delayed releases.
+	closingC chan struct{}
+	drains   sync.WaitGroup
+}
+
+// openListener is one socket and its server. rt is the listener's part of the
+// live snapshot, swapped on reload; each request loads it once.
+type openListener struct {
+	addr string
+	ln   net.Listener
+	srv  *server.Server
+	rt   atomic.Pointer[snapshot.Listener]
+	done chan struct{} // closed when Serve returns
+}
+
+// New returns a gateway with nothing applied yet.
+func New(log *slog.Logger) *Gateway {
+	return &Gateway{
+		log:        log,
+		backends:   upstream.NewRegistry(),
+		listeners:  make(map[string]*openListener),
+		transports: make(map[string]proxy.Transport),
+		accessLogs: make(map[string]*obs.AccessLog),
+		closingC:   make(chan struct{}),
+	}
+}
+
+func (g *Gateway) closing() <-chan struct{} { return g.closingC }
+
+// Snapshot returns the live snapshot, nil before the first Apply.
+func (g *Gateway) Snapshot() *snapshot.Snapshot { return g.live.Load() }
+
+// Addr returns the bound address of the listener configured with address,
+// useful when the config asked for port 0.
+func (g *Gateway) Addr(address string) net.Addr {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if ol := g.listeners[address]; ol != nil {
+		return ol.ln.Addr()
+	}
+	return nil
+}
+
+// ErrClosed is returned by Apply after Shutdown.
+var ErrClosed = errors.New("gateway is shut down")
+
+// ApplyFile loads, validates and applies the config at path. On failure the
+// running config keeps serving and the error (config.Diagnostics where the
+// config was at fault) says why.
+func (g *Gateway) ApplyFile(path string) error {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return err
+	}
+	return g.Apply(cfg)
+}
+
+// Apply makes cfg, which has passed config validation, the running config.
+func (g *Gateway) Apply(cfg *config.Config) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return ErrClosed
+	}
+
+	newTransports := make(map[string]proxy.Transport)
+	newLogs := make(map[string]*obs.AccessLog)
+	snap, err := snapshot.Build(cfg, snapshot.Deps{
+		Log:      g.log,
+		Backends: g.backends,
+		Transport: func(key string, u config.Upstream) (proxy.Transport, error) {
+			if t := g.transports[key]; t != nil {
+				return t, nil
+			}
+			if t := newTransports[key]; t != nil {
+				return t, nil
+			}
+			t, err := proxy.NewTransport(u, g.log)
+			if err != nil {
+				return nil, err
+			}
+			newTransports[key] = t
+			return t, nil
+		},
+		AccessLog: func(output string) (*obs.AccessLog, error) {
+			if l, ok := g.accessLogs[output]; ok {
+				return l, nil
+			}
+			if l, ok := newLogs[output]; ok {
+				return l, nil
+			}
+			l, err := obs.OpenAccessLog(output)
+			if err != nil {
+				return nil, err
+			}
+			newLogs[output] = l
+			return l, nil
+		},
+	})
+	abort := func() {
+		for _, t := range newTransports {
+			t.Close()
+		}
+		for _, l := range newLogs {
+			l.Close()
+		}
+		g.backends.Retain(g.liveBackends())
+	}
+	if err != nil {
+		abort()
+		return err
+	}
+
+	// Open the listeners the new config adds before touching anything live.
+	opened := make(map[string]*openListener)
+	for addr, l := range snap.Listeners {
+		if g.listeners[addr] != nil {
+			continue
+		}
+		ln, err := listen(addr)
+		if err != nil {
+			for _, ol := range opened {
+				ol.ln.Close()
+			}
+			abort()
+			return config.Diagnostics{{
+				File: cfg.File, Pos: cfg.Positions[listenerPath(cfg, addr)], Path: listenerPath(cfg, addr),
+				Message: fmt.Sprintf("cannot listen on %s: %v", addr, unwrapOpError(err)),
+				Hint:    "is another process using the port?",
+			}}
+		}
+		ol := &openListener{addr: addr, ln: ln, done: make(chan struct{})}
+		ol.srv = server.New(g.handler(ol), l.Options, g.log.With("listener", l.Name))
+		opened[addr] = ol
+	}
+
+	// Swap: one atomic store per listener, then the snapshot itself.
+	for addr, l := range snap.Listeners {
+		if ol := g.listeners[addr]; ol != nil {
+			ol.srv.SetOptions(l.Options)
+			ol.rt.Store(l)
+		}
+	}
+	for addr, ol := range opened {
+		ol.rt.Store(snap.Listeners[addr])
+		g.listeners[addr] = ol
+		go func() {
+			defer close(ol.done)
+			if err := ol.srv.Serve(ol.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				g.log.Error("listener stopped", "address", ol.addr, "error", err)
+			}
+		}()
+		g.log.Info("listening", "listener", snap.Listeners[addr].Name, "address", ol.ln.Addr().String())
+	}
+	prev := g.live.Swap(snap)
+	g.applyRuntime(cfg)
+
+	// Release what the new snapshot no longer references.
+	for addr, ol := range g.listeners {
+		if snap.Listeners[addr] != nil {
+			continue
+		}
+		delete(g.listeners, addr)
+		g.drain(ol, prevShutdown(prev, addr))
+	}
+	for key, t := range newTransports {
+		g.transports[key] = t
+	}
+	for key, t := range g.transports {
+		if snap.Transports[key] == nil {
+			delete(g.transports, key)
+			g.retire(t, prevShutdown(prev, ""))
+		}
+	}
+	for out, l := range newLogs {
+		g.accessLogs[out] = l
+	}
+	for out, l := range g.accessLogs {
+		if snap.AccessLog != l {
+			delete(g.accessLogs, out)
+			g.retireLog(l, prevShutdown(prev, ""))
+		}
+	}
+	g.backends.Retain(snap.Backends)
+	return nil
+}
+
+func (g *Gateway) liveBackends() []*upstream.Backend {
+	if s := g.live.Load(); s != nil {
+		return s.Backends
+	}
+	return nil
+}
+
+// applyRuntime sets GC tuning from the config unless the environment sets it.
+func (g *Gateway) applyRuntime(cfg *config.Config) {
+	if _, ok := os.LookupEnv("GOGC"); !ok && cfg.Runtime.GOGC != 0 {
+		debug.SetGCPercent(cfg.Runtime.GOGC)
+	}
+	if _, ok := os.LookupEnv("GOMEMLIMIT"); !ok && cfg.Runtime.MemoryLimit > 0 {
+		debug.SetMemoryLimit(int64(cfg.Runtime.MemoryLimit))
+	}
+}
+
+// prevShutdown returns how long requests on the previous config may take to
+// drain: the shutdown timeout of the listener at addr, or the longest one.
+func prevShutdown(prev *snapshot.Snapshot, addr string) time.Duration {
+	d := 30 * time.Second
+	if prev == nil {
+		return d
+	}
+	if addr != "" {
+		if l := prev.Listeners[addr]; l != nil {
+			return shutdownOf(prev.Config, addr)
+		}
+	}
+	longest := time.Duration(0)
+	for a := range prev.Listeners {
+		longest = max(longest, shutdownOf(prev.Config, a))
+	}
+	if longest == 0 {
+		return d
+	}
+	return longest
+}
+
+func shutdownOf(cfg *config.Config, addr string) time.Duration {
+	for _, l := range cfg.Listeners {
+		if l.Address == addr {
+			return l.Timeouts.Shutdown.D()
+		}
+	}
+	return 0
+}
+
+func listenerPath(cfg *config.Config, addr string) string {
+	for i, l := range cfg.Listeners {
+		if l.Address == addr {
+			return fmt.Sprintf("listeners[%d].address", i)
+		}
+	}
+	return "listeners"
+}
+
+func unwrapOpError(err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Err
+	}
+	return err
+}
+
+// drain stops ol accepting and lets its requests finish within timeout.
+func (g *Gateway) drain(ol *openListener, timeout time.Duration) {
+	g.drains.Add(1)
+	go func() {
+		defer g.drains.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		if err := ol.srv.Shutdown(ctx); err != nil {
+			g.log.Warn("listener drain cut short", "address", ol.addr, "error", err)
+			ol.srv.Close()
+		}
+		<-ol.done
+		g.log.Info("listener closed", "address", ol.addr)
+	}()
+}
+
+// retire closes t once requests that may still use it have had time to end.
+func (g *Gateway) retire(t proxy.Transport, after time.Duration) {
+	t.CloseIdleConnections()
+	g.drains.Add(1)
+	go func() {
+		defer g.drains.Done()
+		timer := time.NewTimer(after)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-g.closing():
+		}
+		t.Close()
+	}()
+}
+
+func (g *Gateway) retireLog(l *obs.AccessLog, after time.Duration) {
+	if l == nil {
+		return
+	}
+	g.drains.Add(1)
+	go func() {
+		defer g.drains.Done()
+		timer := time.NewTimer(after)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-g.closing():
+		}
+		l.Close()
+	}()
+}
+
+// Shutdown stops accepting on every listener, lets requests in flight finish
+// until ctx ends, then closes everything. The gateway cannot be used again.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return nil
+	}
+	g.closed = true
+	close(g.closingC)
+	listeners := g.listeners
+	g.listeners = map[string]*openListener{}
+	g.mu.Unlock()
+
+	var wg sync.WaitGroup
+	var firstErr error
+	var errMu sync.Mutex
+	for _, ol := range listeners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := ol.srv.Shutdown(ctx); err != nil {
+				ol.srv.Close()
+				errMu.Lock()
+				firstErr = cmpErr(firstErr, err)
+				errMu.Unlock()
+			}
+			<-ol.done
+		}()
+	}
+	wg.Wait()
+	g.drains.Wait()
+
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for key, t := range g.transports {
+		t.Close()
+		delete(g.transports, key)
+	}
+	for out, l := range g.accessLogs {
+		l.Close()
+		delete(g.accessLogs, out)
+	}
+	return firstErr
+}
+
+func cmpErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}

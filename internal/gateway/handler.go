@@ -1,0 +1,70 @@
+package gateway
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"palisade/internal/middleware"
+	"palisade/internal/obs"
+)
+
+// listenerHandler is the root handler of one open listener: it loads the
+// listener's live runtime once, sets up the request State, finds the route
+// and runs it, then writes the access log line.
+type listenerHandler struct {
+	ol *openListener
+}
+
+func (g *Gateway) handler(ol *openListener) http.Handler { return listenerHandler{ol: ol} }
+
+// requestScope is everything one request needs from the gateway, allocated
+// together.
+type requestScope struct {
+	state middleware.State
+	rw    middleware.ResponseWriter
+}
+
+func (h listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt := h.ol.rt.Load()
+	sc := &requestScope{}
+	st := &sc.state
+	st.ID = middleware.NewRequestID()
+	st.Start = time.Now()
+	st.Listener = rt.Name
+	st.Peer = peerAddr(r.RemoteAddr)
+	st.PeerTrusted = middleware.Trusted(st.Peer.Addr(), rt.Trusted)
+	st.ClientIP = middleware.ClientIP(st.Peer.Addr(), r.Header["X-Forwarded-For"], rt.Trusted)
+	sc.rw.Reset(w)
+	r = r.WithContext(middleware.WithState(r.Context(), st))
+
+	defer func() {
+		status := sc.rw.Status()
+		if status == 0 {
+			status = http.StatusOK
+		}
+		rt.Snapshot.AccessLog.Log(r, st, obs.Entry{Status: status, Bytes: sc.rw.Bytes(), End: time.Now()})
+	}()
+
+	rte, ok := rt.Table.Lookup(r)
+	if !ok {
+		middleware.WriteError(&sc.rw, r, http.StatusNotFound, nil)
+		return
+	}
+	st.Route = rte.Name
+	rte.Handler.ServeHTTP(&sc.rw, r)
+}
+
+// peerAddr parses the server's RemoteAddr ("ip:port").
+func peerAddr(remote string) netip.AddrPort {
+	if ap, err := netip.ParseAddrPort(remote); err == nil {
+		return ap
+	}
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	a, _ := netip.ParseAddr(host)
+	return netip.AddrPortFrom(a, 0)
+}

@@ -1,0 +1,191 @@
+package obs
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"palisade/internal/middleware"
+)
+
+// AccessLog writes one JSON line per request. It is safe for concurrent use
+// and is kept across reloads while its output stays the same.
+type AccessLog struct {
+	output string
+	mu     sync.Mutex
+	w      io.Writer
+	closer io.Closer // nil for stdout and stderr
+	bufs   sync.Pool
+}
+
+// OpenAccessLog opens output: "stdout", "stderr", "off" (returns nil, nil)
+// or a file path, created if missing and appended to.
+func OpenAccessLog(output string) (*AccessLog, error) {
+	l := &AccessLog{output: output}
+	switch output {
+	case "off":
+		return nil, nil
+	case "", "stdout":
+		l.w = os.Stdout
+	case "stderr":
+		l.w = os.Stderr
+	default:
+		f, err := os.OpenFile(output, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("access log: %w", err)
+		}
+		l.w, l.closer = f, f
+	}
+	l.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
+	return l, nil
+}
+
+// NewAccessLog returns a log writing to w, for tests and embedding.
+func NewAccessLog(w io.Writer) *AccessLog {
+	l := &AccessLog{output: "writer", w: w}
+	l.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
+	return l
+}
+
+// Output returns the output the log was opened with.
+func (l *AccessLog) Output() string { return l.output }
+
+// Close closes the output file, if the log owns one.
+func (l *AccessLog) Close() error {
+	if l == nil || l.closer == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closer.Close()
+}
+
+// Entry is what one access log line reports beyond the request State.
+type Entry struct {
+	Status int
+	Bytes  int64
+	End    time.Time
+}
+
+// Log writes the line for r, whose State st describes where it went. l may
+// be nil (logging off).
+func (l *AccessLog) Log(r *http.Request, st *middleware.State, e Entry) {
+	if l == nil {
+		return
+	}
+	bp := l.bufs.Get().(*[]byte)
+	b := AppendLine((*bp)[:0], r, st, e)
+	l.mu.Lock()
+	l.w.Write(b)
+	l.mu.Unlock()
+	*bp = b
+	if cap(b) <= 64<<10 {
+		l.bufs.Put(bp)
+	}
+}
+
+// AppendLine appends the JSON line for one request, newline included.
+func AppendLine(b []byte, r *http.Request, st *middleware.State, e Entry) []byte {
+	b = append(b, `{"time":"`...)
+	b = e.End.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	b = append(b, `","request_id":`...)
+	b = appendString(b, st.ID)
+	b = append(b, `,"listener":`...)
+	b = appendString(b, st.Listener)
+	b = append(b, `,"client_ip":"`...)
+	if st.ClientIP.IsValid() {
+		b = st.ClientIP.AppendTo(b)
+	}
+	b = append(b, `","method":`...)
+	b = appendString(b, r.Method)
+	b = append(b, `,"host":`...)
+	b = appendString(b, r.Host)
+	b = append(b, `,"path":`...)
+	b = appendString(b, r.URL.Path)
+	if r.URL.RawQuery != "" {
+		b = append(b, `,"query":`...)
+		b = appendString(b, r.URL.RawQuery)
+	}
+	b = append(b, `,"proto":`...)
+	b = appendString(b, r.Proto)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(e.Status), 10)
+	b = append(b, `,"bytes":`...)
+	b = strconv.AppendInt(b, e.Bytes, 10)
+	b = append(b, `,"duration_ms":`...)
+	b = strconv.AppendFloat(b, float64(e.End.Sub(st.Start).Microseconds())/1000, 'f', 3, 64)
+	b = append(b, `,"route":`...)
+	b = appendString(b, st.Route)
+	b = append(b, `,"upstream":`...)
+	b = appendString(b, st.Upstream)
+	b = append(b, `,"backend":`...)
+	b = appendString(b, st.Backend)
+	if st.Attempts > 1 {
+		b = append(b, `,"attempts":`...)
+		b = strconv.AppendInt(b, int64(st.Attempts), 10)
+	}
+	if st.CacheStatus != "" {
+		b = append(b, `,"cache":`...)
+		b = appendString(b, st.CacheStatus)
+	}
+	if ua := r.Header["User-Agent"]; len(ua) > 0 {
+		b = append(b, `,"user_agent":`...)
+		b = appendString(b, ua[0])
+	}
+	if st.Err != nil {
+		b = append(b, `,"error":`...)
+		b = appendString(b, st.Err.Error())
+	}
+	return append(b, "}\n"...)
+}
+
+const hex = "0123456789abcdef"
+
+// appendString appends s as a JSON string, escaping quotes, backslashes and
+// control characters and replacing invalid UTF-8, so a hostile header cannot
+// break a line apart.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

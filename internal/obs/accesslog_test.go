@@ -1,0 +1,66 @@
+package obs
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"palisade/internal/middleware"
+	"palisade/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func TestAccessLogLine(t *testing.T) {
+	var out strings.Builder
+	l := NewAccessLog(&out)
+	r := httptest.NewRequest("GET", "http://api.example.com/v1/users?id=7", nil)
+	r.Header.Set("User-Agent", "curl/8 \"quoted\"\n\x01")
+	start := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	st := &middleware.State{
+		ID: "abc", Start: start, Listener: "web", ClientIP: netip.MustParseAddr("192.0.2.1"),
+		Route: "api", Upstream: "api", Backend: "127.0.0.1:9001", Attempts: 2, Err: errors.New("dial: refused"),
+	}
+	l.Log(r, st, Entry{Status: 502, Bytes: 12, End: start.Add(1500 * time.Microsecond)})
+
+	var got map[string]any
+	if err := json.Unmarshal([]byte(out.String()), &got); err != nil {
+		t.Fatalf("line %q is not JSON: %v", out.String(), err)
+	}
+	want := map[string]any{
+		"time": "2026-11-23T10:00:00.001Z", "request_id": "abc", "listener": "web", "client_ip": "192.0.2.1",
+		"method": "GET", "host": "api.example.com", "path": "/v1/users", "query": "id=7", "proto": "HTTP/1.1",
+		"status": 502.0, "bytes": 12.0, "duration_ms": 1.5, "route": "api", "upstream": "api",
+		"backend": "127.0.0.1:9001", "attempts": 2.0, "user_agent": "curl/8 \"quoted\"\n\x01", "error": "dial: refused",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("field %s = %#v, want %#v", k, got[k], v)
+		}
+	}
+	if !strings.HasSuffix(out.String(), "}\n") || strings.Count(out.String(), "\n") != 1 {
+		t.Errorf("line %q is not exactly one line", out.String())
+	}
+}
+
+func TestAppendStringInvalidUTF8(t *testing.T) {
+	got := string(appendString(nil, "a\xffb\u00e9"))
+	if got != `"a\ufffdb`+"\u00e9"+`"` {
+		t.Errorf("appendString = %s", got)
+	}
+}
+
+func BenchmarkAppendLine(b *testing.B) {
+	r := httptest.NewRequest("GET", "http://api.example.com/v1/users?id=7", nil)
+	r.Header.Set("User-Agent", "wrk")
+	st := &middleware.State{ID: "0123456789abcdef", Start: time.Now(), ClientIP: netip.MustParseAddr("127.0.0.1"), Route: "api", Upstream: "api", Backend: "127.0.0.1:9001"}
+	buf := make([]byte, 0, 512)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = AppendLine(buf[:0], r, st, Entry{Status: 200, Bytes: 100, End: time.Now()})
+	}
+}

@@ -1,0 +1,251 @@
+package snapshot
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"sort"
+	"strings"
+
+	"palisade/internal/compress"
+	"palisade/internal/config"
+	"palisade/internal/lb"
+	"palisade/internal/middleware"
+	"palisade/internal/obs"
+	"palisade/internal/proxy"
+	"palisade/internal/route"
+	"palisade/internal/server"
+	"palisade/internal/upstream"
+)
+
+// Snapshot is one compiled config. It is immutable once built: requests load
+// it (through a Listener) once and keep it to the end.
+type Snapshot struct {
+	Config *config.Config
+	// Listeners by address, the stable identity of an open socket.
+	Listeners map[string]*Listener
+	// Backends are every backend the snapshot references.
+	Backends []*upstream.Backend
+	// Transports are the upstream transports in use, by TransportKey.
+	Transports map[string]proxy.Transport
+	// AccessLog is nil when logging is off.
+	AccessLog *obs.AccessLog
+}
+
+// Listener is what a request accepted on one listener needs.
+type Listener struct {
+	Name     string
+	Address  string
+	Table    *route.Table
+	Trusted  []netip.Prefix
+	Options  server.Options
+	Snapshot *Snapshot
+}
+
+// Deps are the long-lived parts a build borrows from the gateway.
+type Deps struct {
+	Log      *slog.Logger
+	Backends *upstream.Registry
+	// Transport returns the transport for an upstream, reusing the one kept
+	// under the same key.
+	Transport func(key string, cfg config.Upstream) (proxy.Transport, error)
+	// AccessLog returns the access log for an output, reusing an open one.
+	AccessLog func(output string) (*obs.AccessLog, error)
+}
+
+// TransportKey identifies an upstream's transport: a reload that keeps the
+// name and the transport settings keeps its connection pools.
+func TransportKey(u config.Upstream) string {
+	return fmt.Sprintf("%s|%s|%v|%v|%v|%d", u.Name, u.Protocol, u.Timeouts.Connect, u.Timeouts.ResponseHeader, u.Timeouts.Idle, u.MaxIdleConns)
+}
+
+// Build compiles cfg, which must have passed config validation. A failure
+// (a route conflict, a value only the runtime can reject) is returned as
+// config.Diagnostics positioned in cfg's file; nothing is changed in deps
+// beyond registry entries and transports the gateway releases when the
+// build is not applied.
+func Build(cfg *config.Config, deps Deps) (*Snapshot, error) {
+	s := &Snapshot{
+		Config:     cfg,
+		Listeners:  make(map[string]*Listener, len(cfg.Listeners)),
+		Transports: make(map[string]proxy.Transport),
+	}
+	var diags config.Diagnostics
+	report := func(path string, err error, hint string) {
+		diags = append(diags, config.Diagnostic{File: cfg.File, Pos: cfg.Positions[path], Path: path, Message: err.Error(), Hint: hint})
+	}
+
+	al, err := deps.AccessLog(cfg.AccessLog.Output)
+	if err != nil {
+		report("access_log.output", err, "check the path and its directory's permissions")
+	}
+	s.AccessLog = al
+
+	targets := make(map[string]*proxy.Target, len(cfg.Upstreams))
+	for i, u := range cfg.Upstreams {
+		path := fmt.Sprintf("upstreams[%d]", i)
+		t, err := buildTarget(s, u, deps)
+		if err != nil {
+			report(path, err, "")
+			continue
+		}
+		targets[u.Name] = t
+	}
+
+	for i, l := range cfg.Listeners {
+		specs := make([]route.Spec, 0, len(cfg.Routes))
+		for j, rc := range cfg.Routes {
+			if !routeOnListener(rc, l.Name) {
+				continue
+			}
+			path := fmt.Sprintf("routes[%d]", j)
+			h, err := buildRoute(rc, targets[rc.Upstream], deps)
+			if err != nil {
+				report(path, err, "")
+				continue
+			}
+			specs = append(specs, routeSpec(cfg, path, rc, h))
+		}
+		table, err := route.Build(specs)
+		if err != nil {
+			diags = append(diags, conflictDiagnostics(cfg, fmt.Sprintf("listeners[%d]", i), err)...)
+			continue
+		}
+		s.Listeners[l.Address] = &Listener{
+			Name:     l.Name,
+			Address:  l.Address,
+			Table:    table,
+			Trusted:  l.TrustedProxies,
+			Options:  server.OptionsFrom(l),
+			Snapshot: s,
+		}
+	}
+	if len(diags) > 0 {
+		sortDiagnostics(diags)
+		return nil, diags
+	}
+	return s, nil
+}
+
+func routeOnListener(rc config.Route, listener string) bool {
+	if len(rc.Listeners) == 0 {
+		return true
+	}
+	for _, n := range rc.Listeners {
+		if n == listener {
+			return true
+		}
+	}
+	return false
+}
+
+func buildTarget(s *Snapshot, u config.Upstream, deps Deps) (*proxy.Target, error) {
+	policy, err := lb.New(u.Policy)
+	if err != nil {
+		return nil, err
+	}
+	key := TransportKey(u)
+	tr, err := deps.Transport(key, u)
+	if err != nil {
+		return nil, err
+	}
+	s.Transports[key] = tr
+	t := &proxy.Target{
+		Name:                  u.Name,
+		Policy:                policy,
+		Transport:             tr,
+		Forwarded:             u.Forwarded,
+		ResponseHeaderTimeout: u.Timeouts.ResponseHeader.D(),
+	}
+	for _, bc := range u.Backends {
+		b := deps.Backends.Backend(u.Name, bc.Address)
+		b.SetWeight(bc.Weight)
+		t.Backends = append(t.Backends, b)
+		s.Backends = append(s.Backends, b)
+	}
+	return t, nil
+}
+
+// buildRoute returns the route's handler: its middlewares, in the fixed
+// order of the request path, around the proxy.
+func buildRoute(rc config.Route, t *proxy.Target, deps Deps) (http.Handler, error) {
+	if t == nil {
+		return nil, fmt.Errorf("upstream %q failed to build", rc.Upstream)
+	}
+	mws := make([]middleware.Middleware, 0, len(rc.Middlewares))
+	for _, order := range chainOrder {
+		for _, mc := range rc.Middlewares {
+			if mc.Kind != order {
+				continue
+			}
+			mw, err := newMiddleware(mc, deps)
+			if err != nil {
+				return nil, fmt.Errorf("middleware %s: %w", mc.Kind, err)
+			}
+			mws = append(mws, mw)
+		}
+	}
+	return middleware.Chain(proxy.New(t, deps.Log), mws...), nil
+}
+
+// chainOrder is the fixed order of the request path, outermost first
+// (DESIGN.md): obs, ipfilter, ratelimit, auth, waf, rewrite, cache, compress.
+var chainOrder = [...]string{"compress"}
+
+// newMiddleware is the one switch over middleware kinds.
+func newMiddleware(mc config.Middleware, deps Deps) (middleware.Middleware, error) {
+	switch {
+	case mc.Compress != nil:
+		return compress.New(*mc.Compress, deps.Log)
+	}
+	return nil, fmt.Errorf("kind %q has no implementation", mc.Kind)
+}
+
+func routeSpec(cfg *config.Config, path string, rc config.Route, h http.Handler) route.Spec {
+	m := rc.Match
+	return route.Spec{
+		Name:       rc.Name,
+		Where:      where(cfg, path),
+		Hosts:      m.Host,
+		Path:       m.Path,
+		PathPrefix: m.PathPrefix,
+		PathRegex:  m.PathRegex,
+		Methods:    m.Methods,
+		Headers:    m.Headers,
+		Query:      m.Query,
+		Cookies:    m.Cookies,
+		Priority:   rc.Priority,
+		Handler:    h,
+	}
+}
+
+func where(cfg *config.Config, path string) string {
+	p := cfg.Positions[path]
+	file := cfg.File
+	if file == "" {
+		file = "config"
+	}
+	return fmt.Sprintf("%s:%d:%d", file, p.Line, p.Col)
+}
+
+func sortDiagnostics(ds config.Diagnostics) {
+	sort.SliceStable(ds, func(i, j int) bool {
+		a, b := ds[i].Pos, ds[j].Pos
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+}
+
+// conflictDiagnostics turns route conflicts into diagnostics at the later
+// route of each pair.
+func conflictDiagnostics(cfg *config.Config, listenerPath string, err error) config.Diagnostics {
+	return config.Diagnostics{{
+		File:    cfg.File,
+		Pos:     cfg.Positions[listenerPath],
+		Path:    "routes",
+		Message: strings.TrimSpace(err.Error()),
+	}}
+}
