@@ -10,15 +10,19 @@ type Config struct {
 
 	// File is the path the document was read from ("" for bytes).
 	File string `yaml:"-"`
-	// Positions maps a value's path ("routes[2].upstream") to where it was
-	// written, for diagnostics raised after decoding.
+	// Positions maps the path of every value written in the document
+	// ("routes[2]", "routes[2].match", "routes[2].match.headers.X-Canary")
+	// to where it was written; "" is the document itself. Use Pos, which
+	// falls back to the enclosing value for a path the document does not
+	// write, to position diagnostics raised after Parse.
 	Positions map[string]Pos `yaml:"-"`
 }
 
 // Runtime tunes the Go runtime for the process.
 type Runtime struct {
-	// GOGC is the garbage collector target percentage (default 200; the
-	// GOGC environment variable, when set, wins).
+	// GOGC is the garbage collector target percentage (default 200); -1
+	// turns the collector off, like GOGC=off, and 0 is rejected. The GOGC
+	// environment variable, when set, wins.
 	GOGC int `yaml:"gogc"`
 	// MemoryLimit is the soft memory limit (default: none; GOMEMLIMIT wins).
 	MemoryLimit Size `yaml:"memory_limit"`

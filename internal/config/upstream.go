@@ -3,14 +3,16 @@ package config
 // Upstream is a named pool of backends with a balancing policy.
 type Upstream struct {
 	Name string `yaml:"name"`
-	// Policy is the balancing policy: round_robin (default).
+	// Policy is the balancing policy, one of balancingPolicies:
+	// round_robin (default).
 	Policy   string    `yaml:"policy"`
 	Backends []Backend `yaml:"backends"`
-	// Protocol spoken to the backends: http1 (default) or h2c.
+	// Protocol spoken to the backends, one of backendProtocols: http1
+	// (default) or h2c.
 	Protocol string           `yaml:"protocol"`
 	Timeouts UpstreamTimeouts `yaml:"timeouts"`
 	// MaxIdleConns bounds idle keep-alive connections kept per backend
-	// (default 64).
+	// (default 64); 0 keeps none.
 	MaxIdleConns int `yaml:"max_idle_conns"`
 	// Forwarded adds an RFC 7239 Forwarded header beside X-Forwarded-*
 	// (default false).
@@ -35,4 +37,15 @@ type UpstreamTimeouts struct {
 	ResponseHeader Duration `yaml:"response_header"`
 	// Idle is how long an unused pooled connection is kept (default 90s).
 	Idle Duration `yaml:"idle"`
+}
+
+// balancingPolicies are the values Upstream.Policy accepts; adding a policy
+// to package lb means adding its name here.
+func balancingPolicies() []string {
+	return []string{"round_robin"}
+}
+
+// backendProtocols are the values Upstream.Protocol accepts.
+func backendProtocols() []string {
+	return []string{"http1", "h2c"}
 }

@@ -1,0 +1,294 @@
+package config
+
+import (
+	"errors"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func sec(n int) Duration { return Duration(time.Duration(n) * time.Second) }
+
+// defaultListener returns a listener with every default and the given name
+// and address.
+func defaultListener(name, address string) Listener {
+	return Listener{
+		Name:    name,
+		Address: address,
+		Timeouts: ListenerTimeouts{
+			ReadHeader: sec(10), ReadBody: sec(60), Write: sec(60), Idle: sec(75), Shutdown: sec(30),
+		},
+		Limits: ListenerLimits{MaxHeaderBytes: 32 << 10, MaxHeaderCount: 100, MaxBodyBytes: 64 << 20},
+	}
+}
+
+// defaultUpstream returns an upstream with every default and the given
+// backends.
+func defaultUpstream(name string, backends ...Backend) Upstream {
+	return Upstream{
+		Name:         name,
+		Policy:       "round_robin",
+		Protocol:     "http1",
+		Backends:     backends,
+		Timeouts:     UpstreamTimeouts{Connect: sec(5), ResponseHeader: sec(60), Idle: sec(90)},
+		MaxIdleConns: 64,
+	}
+}
+
+// withoutPositions returns a copy of cfg without the fields that only
+// record where the document came from.
+func withoutPositions(cfg *Config) Config {
+	c := *cfg
+	c.File, c.Positions = "", nil
+	return c
+}
+
+func TestParseDefaults(t *testing.T) {
+	cfg := mustParse(t, `
+listeners: [{name: web, address: 127.0.0.1:8080}]
+routes: [{name: api, upstream: api}]
+upstreams: [{name: api, backends: [{address: 127.0.0.1:9001}]}]
+`)
+	want := Config{
+		Runtime:   Runtime{GOGC: 200},
+		AccessLog: AccessLog{Output: "stdout"},
+		Listeners: []Listener{defaultListener("web", "127.0.0.1:8080")},
+		Routes:    []Route{{Name: "api", Upstream: "api"}},
+		Upstreams: []Upstream{defaultUpstream("api", Backend{Address: "127.0.0.1:9001", Weight: 1})},
+	}
+	if got := withoutPositions(cfg); !reflect.DeepEqual(got, want) {
+		t.Errorf("Parse() =\n%+v\nwant\n%+v", got, want)
+	}
+	if cfg.File != "t.yaml" {
+		t.Errorf("Parse().File = %q, want %q", cfg.File, "t.yaml")
+	}
+}
+
+func TestParseFull(t *testing.T) {
+	cfg, err := Load(filepath.Join("testdata", "full.yaml"))
+	if err != nil {
+		t.Fatalf("Load(testdata/full.yaml) failed:\n%v", err)
+	}
+	internal := defaultListener("internal", "[::1]:8081")
+	want := Config{
+		Runtime:   Runtime{GOGC: -1, MemoryLimit: 2 << 30},
+		AccessLog: AccessLog{Output: "stderr"},
+		Listeners: []Listener{
+			{
+				Name:           "web",
+				Address:        "127.0.0.1:8080",
+				TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+				Timeouts: ListenerTimeouts{
+					ReadHeader: sec(5), ReadBody: sec(30), Write: sec(90), Idle: 0, Shutdown: sec(10),
+				},
+				Limits: ListenerLimits{MaxHeaderBytes: 64 << 10, MaxHeaderCount: 50, MaxBodyBytes: 0},
+			},
+			internal,
+		},
+		Routes: []Route{
+			{
+				Name:      "api",
+				Listeners: []string{"web"},
+				Priority:  10,
+				Match: Match{
+					Host:       StringList{"api.example.com", "*.api.example.com"},
+					PathPrefix: "/v1/",
+					Methods:    []string{"GET", "POST"},
+					Headers:    map[string]string{"X-Canary": "1"},
+					Query:      map[string]string{"debug": "true"},
+					Cookies:    map[string]string{"session": "abc"},
+				},
+				Middlewares: []Middleware{{
+					Kind: "compress",
+					Compress: &Compress{
+						Encodings: []string{"gzip"},
+						Levels:    map[string]int{"gzip": 5},
+						MinLength: 1 << 10,
+						Types:     []string{"text/html"},
+					},
+				}},
+				Upstream: "api",
+			},
+			{
+				Name:     "static",
+				Match:    Match{Host: StringList{"static.example.com"}, PathRegex: `^/assets/.*\.css$`},
+				Upstream: "static",
+			},
+		},
+		Upstreams: []Upstream{
+			{
+				Name:     "api",
+				Policy:   "round_robin",
+				Protocol: "h2c",
+				Backends: []Backend{
+					{Address: "127.0.0.1:9001", Weight: 2},
+					{Address: "localhost:9002", Weight: 1},
+				},
+				Timeouts:     UpstreamTimeouts{Connect: sec(1), ResponseHeader: sec(30), Idle: sec(60)},
+				MaxIdleConns: 0,
+				Forwarded:    true,
+			},
+			defaultUpstream("static", Backend{Address: "127.0.0.1:9101", Weight: 1}),
+		},
+	}
+	if got := withoutPositions(cfg); !reflect.DeepEqual(got, want) {
+		t.Errorf("Load(testdata/full.yaml) =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func TestPositions(t *testing.T) {
+	cfg, err := Load(filepath.Join("testdata", "full.yaml"))
+	if err != nil {
+		t.Fatalf("Load(testdata/full.yaml) failed:\n%v", err)
+	}
+	for _, tc := range []struct {
+		path string
+		want Pos
+	}{
+		{"listeners", Pos{7, 1}},
+		{"listeners[0]", Pos{8, 5}},
+		{"listeners[0].timeouts.idle", Pos{15, 13}},
+		{"listeners[0].limits", Pos{17, 5}},
+		{"routes[0].match", Pos{27, 5}},
+		{"routes[0].match.host[1]", Pos{28, 31}},
+		{"routes[0].match.headers.X-Canary", Pos{31, 27}},
+		{"routes[0].middlewares[0]", Pos{35, 9}},
+		{"routes[0].middlewares[0].levels.gzip", Pos{37, 24}},
+		{"routes[1]", Pos{41, 5}},
+		{"routes[1].match", Pos{42, 12}},
+		{"upstreams[0].backends[1].address", Pos{50, 19}},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			if got := cfg.Positions[tc.path]; got != tc.want {
+				t.Errorf("Positions[%q] = %v, want %v", tc.path, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestConfigPos(t *testing.T) {
+	cfg := mustParse(t, `listeners:
+  - name: web
+    address: 127.0.0.1:8080
+routes:
+  - name: api
+    upstream: api
+upstreams: [{name: api, backends: [{address: 127.0.0.1:9001}]}]
+`)
+	for _, tc := range []struct {
+		name, path string
+		want       Pos
+	}{
+		{"written", "routes[0].upstream", Pos{6, 15}},
+		{"default falls back to its entry", "routes[0].match.path", Pos{5, 5}},
+		{"default falls back to its section", "listeners[0].timeouts.idle", Pos{2, 5}},
+		{"section not written falls back to the root", "runtime.gogc", Pos{1, 1}},
+		{"out of range index", "routes[7].name", Pos{4, 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := cfg.Pos(tc.path); got != tc.want {
+				t.Errorf("Pos(%q) = %v, want %v", tc.path, got, tc.want)
+			}
+		})
+	}
+	d := cfg.Diagnostic("routes[0].match", "conflicts with routes[1]", "")
+	if got, want := d.String(), "t.yaml:5:5: routes[0].match: conflicts with routes[1]"; got != want {
+		t.Errorf("Diagnostic().String() = %q, want %q", got, want)
+	}
+}
+
+func TestParseDocument(t *testing.T) {
+	const noListener = "listeners: at least one listener is required (hint: add one, like listeners: [{name: web, address: 127.0.0.1:8080}])"
+	for _, tc := range []struct {
+		name, doc string
+		want      []string
+	}{
+		{"empty", "", []string{"t.yaml: " + noListener}},
+		{"only comments", "# nothing yet\n\n# still nothing\n", []string{"t.yaml: " + noListener}},
+		{"only a document marker", "---\n", []string{"t.yaml: " + noListener}},
+		{"no listeners key", "routes: []\n", []string{"t.yaml:1:1: " + noListener}},
+		{"root is a list", "- name: web\n", []string{"t.yaml:1:1: expected a mapping, got a list (hint: write key: value lines without a leading \"- \")"}},
+		{"root is a string", "listeners\n", []string{"t.yaml:1:1: expected a mapping, got a string"}},
+		{
+			"two documents",
+			"listeners: []\n---\nroutes: []\n",
+			[]string{"t.yaml:2:1: a second YAML document starts here (hint: a config file holds one document; remove this --- and merge what follows into the first)"},
+		},
+		{
+			"unclosed flow list",
+			"listeners: [\n",
+			[]string{"t.yaml:2:1: did not find expected node content while parsing a flow node"},
+		},
+		{
+			"tab indentation",
+			"listeners:\n\t- name: web\n",
+			[]string{"t.yaml:2:1: found character that cannot start any token while scanning for the next token (hint: indent with spaces; YAML does not allow tabs for indentation)"},
+		},
+		{
+			"unquoted reference in a flow mapping",
+			"listeners: [{name: web, address: ${ADDR}}]\n",
+			[]string{"t.yaml:1:35: did not find expected ',' or '}' while parsing a flow mapping that starts at 1:13 (hint: quote ${NAME} references inside [ ] and { }, like {idle: \"${IDLE}\"})"},
+		},
+		{
+			"unknown anchor",
+			"listeners: *nowhere\n",
+			[]string{"t.yaml:1:12: unknown anchor 'nowhere' referenced"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := parseErrors(t, tc.doc); !slices.Equal(got, tc.want) {
+				t.Errorf("Parse(%q) diagnostics =\n%s\nwant\n%s", tc.doc, strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "palisade.yaml")
+	if err := os.WriteFile(path, []byte("listeners: [{name: web, address: 127.0.0.1}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path)
+	want := path + `:1:34: listeners[0].address: "127.0.0.1" has no port (hint: write 127.0.0.1:8080, with the port you mean)`
+	if err == nil || err.Error() != want {
+		t.Errorf("Load(%q) error = %v, want %v", path, err, want)
+	}
+
+	missing := filepath.Join(dir, "missing.yaml")
+	if _, err := Load(missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Load(%q) error = %v, want one wrapping fs.ErrNotExist", missing, err)
+	}
+}
+
+// TestSourceOrder checks that problems found by decoding and by validation
+// come out in one list ordered by position.
+func TestSourceOrder(t *testing.T) {
+	got := parseErrors(t, `upstreams:
+  - name: api
+    backends: []
+routes:
+  - name: api
+    upstream: nope
+    priority: high
+listeners:
+  - name: web
+    address: ":8080"
+    timeouts: {idle: 5}
+`)
+	want := []string{
+		"t.yaml:3:15: upstreams[0].backends: no backends (hint: add at least one, like backends: [{address: 127.0.0.1:9001}])",
+		`t.yaml:6:15: routes[0].upstream: unknown upstream "nope" (defined upstreams: api)`,
+		`t.yaml:7:15: routes[0].priority: "high" is not an integer`,
+		`t.yaml:11:22: listeners[0].timeouts.idle: "5" is not a duration (hint: write 5s)`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Parse() diagnostics =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
