@@ -1,0 +1,281 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"palisade/internal/middleware"
+	"palisade/internal/upstream"
+)
+
+// exchange is the per-request state of the handler: the outbound request
+// with its URL, header map and value slots, the attempt bookkeeping, and the
+// request body wrapper. With a synchronous transport it is recycled, so a
+// request allocates none of it.
+//
+// The exchange is also the context of the outbound request for a
+// synchronous transport: it delegates to the inbound request's context and
+// implements exchangeHooks, which saves a context value per request.
+type exchange struct {
+	h      *handler
+	parent context.Context
+	w      http.ResponseWriter
+	in     *http.Request
+	st     *middleware.State
+
+	out  *http.Request
+	url  url.URL
+	hdr  http.Header
+	body requestBody
+	// vals backs the header values the proxy sets, one slot each.
+	vals  [12]string
+	nvals int
+	// upgrade is the protocol the client asked to switch to, if forwarded.
+	upgrade string
+
+	tried   []*upstream.Backend
+	rest    []*upstream.Backend
+	release func(rtt time.Duration, err error)
+	rtt     time.Duration
+
+	// mu guards rtDone and the ResponseWriter's header against the 1xx
+	// callback, which http.Transport runs on its own goroutine and may run
+	// late.
+	mu     sync.Mutex
+	rtDone bool
+}
+
+func newExchange(h *handler) *exchange {
+	ex := &exchange{h: h, hdr: make(http.Header, 16)}
+	ex.tried = make([]*upstream.Backend, 0, 4)
+	if h.sync {
+		// WithContext allocates a request; a recycled exchange pays once.
+		ex.out = (&http.Request{}).WithContext(ex)
+	}
+	return ex
+}
+
+// reset prepares ex for the request r.
+func (ex *exchange) reset(w http.ResponseWriter, r *http.Request, st *middleware.State) {
+	ex.parent, ex.w, ex.in, ex.st = r.Context(), w, r, st
+	if !ex.h.sync {
+		trace := &httptrace.ClientTrace{Got1xxResponse: ex.got1xxTrace}
+		ex.out = (&http.Request{}).WithContext(httptrace.WithClientTrace(r.Context(), trace))
+	}
+}
+
+// clear drops every reference to the finished request, so that a recycled
+// exchange does not keep it alive.
+func (ex *exchange) clear() {
+	ex.parent, ex.w, ex.in, ex.st = nil, nil, nil, nil
+	o := ex.out
+	o.Method, o.URL, o.Host, o.Header, o.Body, o.Trailer = "", nil, "", nil, nil, nil
+	ex.url = url.URL{}
+	clear(ex.hdr)
+	ex.body.reset(nil)
+	clear(ex.vals[:])
+	ex.nvals = 0
+	ex.upgrade = ""
+	clear(ex.tried)
+	ex.tried = ex.tried[:0]
+	clear(ex.rest)
+	ex.rest = ex.rest[:0]
+	ex.release = nil
+	ex.rtDone = false
+}
+
+// Deadline, Done, Err and Value make the exchange the outbound request's
+// context; it is the inbound request's context.
+func (ex *exchange) Deadline() (time.Time, bool) { return ex.parent.Deadline() }
+func (ex *exchange) Done() <-chan struct{}       { return ex.parent.Done() }
+func (ex *exchange) Err() error                  { return ex.parent.Err() }
+func (ex *exchange) Value(key any) any           { return ex.parent.Value(key) }
+
+var (
+	_ context.Context = (*exchange)(nil)
+	_ exchangeHooks   = (*exchange)(nil)
+)
+
+func (ex *exchange) responseHeaderTimeout() time.Duration { return ex.h.t.ResponseHeaderTimeout }
+
+// got1xx forwards an informational response to the client (103 Early
+// Hints and others, RFC 9110 §15.2) with its header fields. 100 Continue is
+// not forwarded: the client-facing server answers Expect itself.
+func (ex *exchange) got1xx(code int, header http.Header) error {
+	if code == http.StatusContinue {
+		return nil
+	}
+	ex.mu.Lock()
+	defer ex.mu.Unlock()
+	if ex.rtDone {
+		return nil
+	}
+	// The fields belong to the 1xx response only: the writer's header map
+	// is restored afterwards, keeping what outer middleware set.
+	h := ex.w.Header()
+	type saved struct {
+		k   string
+		v   []string
+		had bool
+	}
+	var prev []saved
+	conn := header["Connection"]
+	for k, vv := range header {
+		if isHopByHop(k) || namedByConnection(conn, k) {
+			continue
+		}
+		old, had := h[k]
+		prev = append(prev, saved{k, old, had})
+		h[k] = vv
+	}
+	ex.w.WriteHeader(code)
+	for _, s := range prev {
+		if s.had {
+			h[s.k] = s.v
+		} else {
+			delete(h, s.k)
+		}
+	}
+	return nil
+}
+
+func (ex *exchange) got1xxTrace(code int, header textproto.MIMEHeader) error {
+	return ex.got1xx(code, http.Header(header))
+}
+
+// roundTripDone stops 1xx forwarding once RoundTrip returned.
+func (ex *exchange) roundTripDone() {
+	if ex.h.sync {
+		return
+	}
+	ex.mu.Lock()
+	ex.rtDone = true
+	ex.mu.Unlock()
+}
+
+// prepare builds the outbound request from the inbound one. The inbound
+// request is not modified: outer middleware (the access log) may read its
+// header afterwards. The outbound header shares the inbound value slices,
+// which nothing modifies.
+func (ex *exchange) prepare() error {
+	r, out := ex.in, ex.out
+	out.Method = r.Method
+	out.Proto, out.ProtoMajor, out.ProtoMinor = "HTTP/1.1", 1, 1
+	out.Host = r.Host
+	setTarget(&ex.url, r)
+	out.URL = &ex.url
+	out.Header = ex.hdr
+	out.Trailer = r.Trailer
+	out.ContentLength = r.ContentLength
+	out.Body = nil
+	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+		ex.body.reset(r.Body)
+		out.Body = &ex.body
+	} else {
+		out.ContentLength = 0
+	}
+	if err := ex.findUpgrade(); err != nil {
+		return err
+	}
+	ex.buildRequestHeader()
+	return nil
+}
+
+// errBadUpgrade rejects an Upgrade field that is not printable ASCII.
+var errBadUpgrade = errors.New("invalid Upgrade field")
+
+// findUpgrade records the protocol an HTTP/1.1 client asks to switch to
+// (RFC 9110 §7.8). HTTP/2 has no upgrades, and h2c upgrades are not
+// forwarded (RFC 9113 §3.1 deprecates them).
+func (ex *exchange) findUpgrade() error {
+	r := ex.in
+	if r.ProtoMajor != 1 || !ex.h.upgrades || !valuesHaveToken(r.Header["Connection"], "upgrade") {
+		return nil
+	}
+	up := r.Header["Upgrade"]
+	if len(up) == 0 || up[0] == "" {
+		return nil
+	}
+	for i := 0; i < len(up[0]); i++ {
+		if c := up[0][i]; c < ' ' || c > '~' {
+			return errBadUpgrade
+		}
+	}
+	if !strings.EqualFold(up[0], "h2c") {
+		ex.upgrade = up[0]
+	}
+	return nil
+}
+
+// setTarget points u at the inbound request target, byte for byte: the path
+// and query are never decoded and re-encoded (unlike ReverseProxy, which
+// also drops query parameters it cannot parse). The origin-form target is
+// carried in Opaque, which both transports write as it is; targets that
+// Opaque cannot carry (absolute form, a path starting with "//") fall back
+// to the parsed URL.
+func setTarget(u *url.URL, r *http.Request) {
+	u.Scheme = "http"
+	uri := r.RequestURI
+	if uri == "*" {
+		u.Opaque = "*"
+		return
+	}
+	if len(uri) > 0 && uri[0] == '/' && !strings.HasPrefix(uri, "//") {
+		path, query, hasQuery := strings.Cut(uri, "?")
+		u.Opaque, u.RawQuery, u.ForceQuery = path, query, hasQuery && query == ""
+		return
+	}
+	u.Path, u.RawPath, u.RawQuery, u.ForceQuery = r.URL.Path, r.URL.RawPath, r.URL.RawQuery, r.URL.ForceQuery
+}
+
+// requestBody passes the client's body to the transport. It records the
+// first read failure, so that a failed exchange is blamed on the client,
+// and never closes the inbound body, which belongs to the server.
+type requestBody struct {
+	rc     io.ReadCloser
+	err    atomic.Pointer[error]
+	closed atomic.Bool
+}
+
+// errReadAfterHandler guards a transport that reads the body after the
+// handler returned.
+var errReadAfterHandler = errors.New("request body read after the handler returned")
+
+func (b *requestBody) reset(rc io.ReadCloser) {
+	b.rc = rc
+	b.err.Store(nil)
+	b.closed.Store(false)
+}
+
+// Read reads the client's body, recording a failure.
+func (b *requestBody) Read(p []byte) (int, error) {
+	if b.closed.Load() {
+		return 0, errReadAfterHandler
+	}
+	n, err := b.rc.Read(p)
+	if err != nil && err != io.EOF {
+		err = wrapBodyError(err)
+		b.err.CompareAndSwap(nil, &err)
+	}
+	return n, err
+}
+
+// Close does nothing: the server owns the inbound body.
+func (b *requestBody) Close() error { return nil }
+
+// failure returns the first read failure, if any.
+func (b *requestBody) failure() error {
+	if p := b.err.Load(); p != nil {
+		return *p
+	}
+	return nil
+}

@@ -1,0 +1,295 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// h1Conn is one connection to a backend. It is used by one exchange at a
+// time, from that exchange's goroutine; only interrupt runs elsewhere, and
+// it touches nothing but the net.Conn.
+type h1Conn struct {
+	pool *h1Pool
+	nc   net.Conn
+	// br is the pooled read buffer, held from the request's end to the
+	// response's end and nil while the connection is idle.
+	br *bufio.Reader
+	// idleSince is when the connection was last returned to the pool.
+	idleSince time.Time
+	// reused reports that the connection served an earlier exchange.
+	reused bool
+	// interrupt makes blocked reads and writes return at once; it is
+	// bound once per connection so that registering it allocates nothing.
+	interrupt func()
+	// stop unregisters interrupt from the current exchange's context. It
+	// reports false when interrupt has run or is running, and then the
+	// connection must not be reused.
+	stop func() bool
+}
+
+// staleConnError reports that a reused connection failed before the first
+// byte of a response: the backend most likely closed it while it was idle,
+// and the request may be sent again on a new connection.
+type staleConnError struct {
+	err error
+	// bodyRead reports that some of the request body was consumed, so a
+	// retry needs GetBody.
+	bodyRead bool
+}
+
+func (e *staleConnError) Error() string { return e.err.Error() }
+func (e *staleConnError) Unwrap() error { return e.err }
+
+// connWriteError marks a failure to write the request on the connection, as
+// opposed to a failure to read the client's body.
+type connWriteError struct{ err error }
+
+func (e *connWriteError) Error() string { return "writing request: " + e.err.Error() }
+func (e *connWriteError) Unwrap() error { return e.err }
+
+// h1Response holds a response, its body and the backing array of its
+// header values in one allocation.
+type h1Response struct {
+	resp http.Response
+	body h1Body
+	vals [16]string
+}
+
+// roundTrip runs one exchange on c. On error c has been closed.
+func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request, hooks exchangeHooks) (*http.Response, error) {
+	t := c.pool.t
+	c.stop = nil
+	if ctx.Done() != nil {
+		// The client going away must end a wait on a slow backend; no
+		// goroutine watches for it: the context runs interrupt.
+		c.stop = context.AfterFunc(ctx, c.interrupt)
+	}
+
+	closeAfter, bodyRead, werr := c.writeRequest(req)
+	if werr != nil {
+		var cwe *connWriteError
+		if !errors.As(werr, &cwe) {
+			c.abort()
+			return nil, contextErr(ctx, werr)
+		}
+		// The backend may have answered before reading the whole body
+		// (413, 401) and closed: read what it said.
+		closeAfter = true
+	}
+
+	c.br = t.getReader(c.nc)
+	timeout := t.responseHeaderTimeout
+	if hooks != nil {
+		if d := hooks.responseHeaderTimeout(); d > 0 {
+			timeout = d
+		}
+	}
+	if timeout > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(timeout))
+	}
+	r := &h1Response{}
+	vals := r.vals[:]
+	var f framing
+	for n := 0; ; n++ {
+		block, err := peekBlock(c.br)
+		if err != nil {
+			return nil, c.headError(ctx, err, werr, n > 0 || c.br.Buffered() > 0, bodyRead, timeout)
+		}
+		head := string(block)
+		c.br.Discard(len(block))
+		r.resp = http.Response{}
+		if f, err = parseResponseHead(head, &r.resp, vals); err != nil {
+			c.abort()
+			return nil, err
+		}
+		code := r.resp.StatusCode
+		if code >= 200 || code == http.StatusSwitchingProtocols {
+			break
+		}
+		if n >= maxInformational {
+			c.abort()
+			return nil, badResponse("too many informational responses")
+		}
+		if err := got1xx(ctx, hooks, code, r.resp.Header); err != nil {
+			c.abort()
+			return nil, err
+		}
+		// The hook may keep the 1xx header; the next head gets new values.
+		vals = nil
+	}
+	if timeout > 0 {
+		c.nc.SetReadDeadline(time.Time{})
+	}
+
+	resp := &r.resp
+	resp.Request = req
+	resp.Close = f.closeAfter || closeAfter
+	b := &r.body
+	*b = h1Body{c: c, br: c.br, resp: resp, ctx: ctx, reuse: !resp.Close}
+	switch {
+	case resp.StatusCode == http.StatusSwitchingProtocols:
+		if !valuesHaveToken(req.Header["Connection"], "upgrade") || werr != nil {
+			c.abort()
+			return nil, badResponse("101 Switching Protocols without an upgrade request")
+		}
+		resp.Body = &h1Upgrade{c: c, br: c.br}
+		c.br = nil
+		return resp, nil
+	case req.Method == http.MethodHead || resp.StatusCode == http.StatusNoContent ||
+		resp.StatusCode == http.StatusNotModified:
+		// RFC 9112 §6.3: these responses end with their head.
+		resp.ContentLength = 0
+		if req.Method == http.MethodHead {
+			resp.ContentLength = f.contentLength
+		}
+		resp.Body = http.NoBody
+		c.release(b.reuse)
+		return resp, nil
+	case f.chunked:
+		b.mode = bodyChunked
+		resp.ContentLength = -1
+	case f.contentLength == 0:
+		resp.Body = http.NoBody
+		c.release(b.reuse)
+		return resp, nil
+	case f.contentLength > 0:
+		b.mode = bodyLength
+		b.remaining = f.contentLength
+		resp.ContentLength = f.contentLength
+	default:
+		// RFC 9112 §6.3 item 8: the body ends when the connection closes.
+		b.mode = bodyUntilClose
+		b.reuse = false
+		resp.Close = true
+		resp.ContentLength = -1
+	}
+	resp.Body = b
+	return resp, nil
+}
+
+// headError classifies a failure to read a response head and closes c.
+func (c *h1Conn) headError(ctx context.Context, err, werr error, gotBytes, bodyRead bool, timeout time.Duration) error {
+	c.abort()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if errors.Is(err, errBadResponse) {
+		return err
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return responseHeaderTimeoutError(timeout)
+	}
+	if !gotBytes && (werr != nil || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
+		if werr != nil {
+			err = werr
+		}
+		err = fmt.Errorf("%w: %w", errNoResponse, err)
+		if c.reused {
+			return &staleConnError{err: err, bodyRead: bodyRead}
+		}
+		return err
+	}
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("%w: reading head: %w", errBadResponse, err)
+}
+
+// contextErr returns the context's error when it is done, since a failure
+// then is the consequence of the client going away, not its cause.
+func contextErr(ctx context.Context, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return ctxErr
+	}
+	return err
+}
+
+// release ends an exchange whose response is complete: c goes back to the
+// pool when reuse allows and nothing unexpected is buffered, else it is
+// closed. c must not be touched after release.
+func (c *h1Conn) release(reuse bool) {
+	if c.stop != nil {
+		if !c.stop() {
+			reuse = false
+		}
+		c.stop = nil
+	}
+	if c.br != nil {
+		if c.br.Buffered() > 0 {
+			// The backend sent bytes beyond its response: whatever they
+			// are, they must not be read as the next response.
+			reuse = false
+		}
+		c.pool.t.putReader(c.br)
+		c.br = nil
+	}
+	if reuse && !c.pool.t.closed.Load() {
+		c.pool.put(c)
+		return
+	}
+	c.pool.forget(c)
+}
+
+// abort ends a failed exchange and closes c.
+func (c *h1Conn) abort() {
+	if c.stop != nil {
+		c.stop()
+		c.stop = nil
+	}
+	if c.br != nil {
+		c.pool.t.putReader(c.br)
+		c.br = nil
+	}
+	c.pool.forget(c)
+}
+
+// h1Upgrade is the body of a 101 response: the connection itself, with
+// whatever the backend sent after the 101 head still in br. It is never
+// returned to the pool. Read and Write may be called concurrently.
+type h1Upgrade struct {
+	c      *h1Conn
+	br     *bufio.Reader
+	closed atomic.Bool
+}
+
+var _ io.ReadWriteCloser = (*h1Upgrade)(nil)
+
+// Read reads what the backend sent after the 101 head, then the connection.
+func (u *h1Upgrade) Read(p []byte) (int, error) { return u.br.Read(p) }
+
+// Write writes to the backend.
+func (u *h1Upgrade) Write(p []byte) (int, error) { return u.c.nc.Write(p) }
+
+// CloseWrite half-closes the connection, so the backend reads EOF.
+func (u *h1Upgrade) CloseWrite() error {
+	if cw, ok := u.c.nc.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return u.Close()
+}
+
+// SetReadDeadline bounds the wait for the backend's next bytes.
+func (u *h1Upgrade) SetReadDeadline(t time.Time) error { return u.c.nc.SetReadDeadline(t) }
+
+// Close closes the connection. It may be called from any goroutine and
+// more than once; a blocked Read or Write returns.
+func (u *h1Upgrade) Close() error {
+	if u.closed.Swap(true) {
+		return nil
+	}
+	if u.c.stop != nil {
+		u.c.stop()
+		u.c.stop = nil
+	}
+	u.c.pool.forget(u.c)
+	return nil
+}

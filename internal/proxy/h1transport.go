@@ -1,0 +1,357 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"palisade/internal/config"
+	"palisade/internal/upstream"
+)
+
+// Buffer sizes of the HTTP/1.1 transport. A response head must fit in the
+// read buffer (HAProxy's tune.bufsize is 16 KiB too; nginx's
+// proxy_buffer_size is smaller); request heads are written through the
+// write buffer, bodies through a copy buffer.
+const (
+	readBufferSize  = 16 << 10
+	writeBufferSize = 4 << 10
+	copyBufferSize  = 32 << 10
+	// maxDrain is the most of an unread response body that Close discards,
+	// from what is already buffered, to keep the connection.
+	maxDrain = 64 << 10
+	// probeIdleAfter is how long a connection must have been idle before
+	// it is probed for a close by the backend (see peerClosed). Under load
+	// connections are reused within microseconds and never pay the probe.
+	probeIdleAfter = time.Second
+)
+
+// H1Transport is our HTTP/1.1 backend transport. It keeps a pool of idle
+// keep-alive connections per backend address and uses one connection
+// synchronously from the goroutine of the request: the request head and body
+// are written, the response head is read and parsed, and the response body
+// is read by the caller, all without goroutines, channels or timers of its
+// own. Buffers come from pools and are held only during an exchange, so an
+// idle connection holds none.
+//
+// A connection returns to the pool when its response body has been read to
+// the end (or closed with little left, already buffered) and both sides
+// allow reuse. A reused connection that fails before the first response
+// byte, when no byte of the request body has been consumed, is assumed
+// closed by the backend while idle: the request is sent once more on a new
+// connection. Idle connections older than the idle timeout are closed when
+// the pool is next used.
+//
+// Requests and responses use net/http types so that H1Transport stands in
+// for http.Transport; the handler's hooks ride on the request's context (see
+// exchangeHooks), and httptrace's Got1xxResponse works for other callers.
+// Full-duplex exchanges are not supported: the request body is sent before
+// the response head is read.
+type H1Transport struct {
+	log                   *slog.Logger
+	dialer                net.Dialer
+	responseHeaderTimeout time.Duration
+	idleTimeout           time.Duration
+	maxIdle               int
+	// probeAfter is probeIdleAfter; tests lower it.
+	probeAfter time.Duration
+
+	// pools maps a backend address to its pool. It is replaced, never
+	// modified, so the request path reads it without a lock; poolsMu
+	// serialises the copy-on-write of a new address.
+	pools   atomic.Pointer[map[string]*h1Pool]
+	poolsMu sync.Mutex
+	closed  atomic.Bool
+
+	readers sync.Pool // Holds *bufio.Reader of readBufferSize.
+	writers sync.Pool // Holds *bufio.Writer of writeBufferSize.
+	bufs    sync.Pool // Holds *[]byte of copyBufferSize.
+
+	staleRetries atomic.Uint64
+}
+
+var _ Transport = (*H1Transport)(nil)
+
+func newH1Transport(cfg config.Upstream, log *slog.Logger) *H1Transport {
+	t := &H1Transport{
+		log:                   log,
+		dialer:                net.Dialer{Timeout: cfg.Timeouts.Connect.D()},
+		responseHeaderTimeout: cfg.Timeouts.ResponseHeader.D(),
+		idleTimeout:           cfg.Timeouts.Idle.D(),
+		maxIdle:               cfg.MaxIdleConns,
+		probeAfter:            probeIdleAfter,
+	}
+	if t.maxIdle < 0 {
+		t.maxIdle = 0
+	}
+	pools := map[string]*h1Pool{}
+	t.pools.Store(&pools)
+	t.readers.New = func() any { return bufio.NewReaderSize(nil, readBufferSize) }
+	t.writers.New = func() any { return bufio.NewWriterSize(nil, writeBufferSize) }
+	t.bufs.New = func() any { b := make([]byte, copyBufferSize); return &b }
+	return t
+}
+
+// StaleRetries returns how many requests were sent again on a new
+// connection because a pooled one turned out to be closed by its backend.
+func (t *H1Transport) StaleRetries() uint64 { return t.staleRetries.Load() }
+
+// RoundTrip sends req to b on a pooled or new connection. See Transport.
+func (t *H1Transport) RoundTrip(req *http.Request, b *upstream.Backend) (*http.Response, error) {
+	ctx := req.Context()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if t.closed.Load() {
+		return nil, &dialError{err: errTransportClosed}
+	}
+	hooks, _ := ctx.(exchangeHooks)
+	p := t.pool(b.Addr)
+	fresh := false
+	for {
+		c, err := p.get(ctx, fresh)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := c.roundTrip(ctx, req, hooks)
+		if err == nil {
+			return resp, nil
+		}
+		var stale *staleConnError
+		if fresh || !errors.As(err, &stale) {
+			return nil, err
+		}
+		if stale.bodyRead {
+			if req.GetBody == nil {
+				return nil, err
+			}
+			body, gerr := req.GetBody()
+			if gerr != nil {
+				return nil, wrapBodyError(gerr)
+			}
+			r2 := *req
+			r2.Body = body
+			req = &r2
+		}
+		fresh = true
+		t.staleRetries.Add(1)
+	}
+}
+
+// CloseIdleConnections closes every idle connection of every backend.
+func (t *H1Transport) CloseIdleConnections() {
+	for _, p := range *t.pools.Load() {
+		p.closeIdle()
+	}
+}
+
+// Close closes every connection, idle or busy; later round trips fail with
+// a dial error so that the handler answers 502.
+func (t *H1Transport) Close() error {
+	t.closed.Store(true)
+	for _, p := range *t.pools.Load() {
+		p.close()
+	}
+	return nil
+}
+
+// pool returns the pool of addr, creating it on first use.
+func (t *H1Transport) pool(addr string) *h1Pool {
+	if p := (*t.pools.Load())[addr]; p != nil {
+		return p
+	}
+	t.poolsMu.Lock()
+	defer t.poolsMu.Unlock()
+	old := *t.pools.Load()
+	if p := old[addr]; p != nil {
+		return p
+	}
+	p := &h1Pool{t: t, addr: addr, conns: make(map[*h1Conn]struct{})}
+	next := make(map[string]*h1Pool, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[addr] = p
+	t.pools.Store(&next)
+	if t.closed.Load() {
+		p.close()
+	}
+	return p
+}
+
+func (t *H1Transport) getReader(nc net.Conn) *bufio.Reader {
+	br := t.readers.Get().(*bufio.Reader)
+	br.Reset(nc)
+	return br
+}
+
+func (t *H1Transport) putReader(br *bufio.Reader) {
+	br.Reset(nil)
+	t.readers.Put(br)
+}
+
+func (t *H1Transport) getWriter(nc net.Conn) *bufio.Writer {
+	bw := t.writers.Get().(*bufio.Writer)
+	bw.Reset(nc)
+	return bw
+}
+
+func (t *H1Transport) putWriter(bw *bufio.Writer) {
+	bw.Reset(nil)
+	t.writers.Put(bw)
+}
+
+// got1xx passes an informational response to the handler's hook, or to an
+// httptrace.ClientTrace on ctx for other callers.
+func got1xx(ctx context.Context, hooks exchangeHooks, code int, h http.Header) error {
+	if hooks != nil {
+		return hooks.got1xx(code, h)
+	}
+	if tr := httptrace.ContextClientTrace(ctx); tr != nil && tr.Got1xxResponse != nil {
+		return tr.Got1xxResponse(code, map[string][]string(h))
+	}
+	return nil
+}
+
+// h1Pool holds the connections to one backend address.
+type h1Pool struct {
+	t    *H1Transport
+	addr string
+
+	mu sync.Mutex
+	// idle is a stack: the most recently used connection on top, the oldest
+	// at index 0, so that the hot connections stay hot and the cold ones
+	// age out.
+	idle []*h1Conn
+	// conns holds every open connection, idle or busy, for Close.
+	conns  map[*h1Conn]struct{}
+	closed bool
+}
+
+// get returns an idle connection, or a new one when there is none or fresh
+// is set.
+func (p *h1Pool) get(ctx context.Context, fresh bool) (*h1Conn, error) {
+	for !fresh {
+		now := time.Now()
+		c := p.takeIdle(now)
+		if c == nil {
+			break
+		}
+		if now.Sub(c.idleSince) >= p.t.probeAfter && c.peerClosed() {
+			p.forget(c)
+			continue
+		}
+		c.reused = true
+		return c, nil
+	}
+	return p.dial(ctx)
+}
+
+// takeIdle pops the most recently used idle connection, closing those past
+// the idle timeout; it returns nil when none is left.
+func (p *h1Pool) takeIdle(now time.Time) *h1Conn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.idle) == 0 {
+		return nil
+	}
+	c := p.idle[len(p.idle)-1]
+	p.idle[len(p.idle)-1] = nil
+	p.idle = p.idle[:len(p.idle)-1]
+	if p.t.idleTimeout > 0 && now.Sub(c.idleSince) > p.t.idleTimeout {
+		// Everything below it is older still.
+		for _, old := range p.idle {
+			p.closeLocked(old)
+		}
+		clear(p.idle)
+		p.idle = p.idle[:0]
+		p.closeLocked(c)
+		return nil
+	}
+	return c
+}
+
+func (p *h1Pool) dial(ctx context.Context) (*h1Conn, error) {
+	nc, err := p.t.dialer.DialContext(ctx, "tcp", p.addr)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, newDialError(err)
+	}
+	c := &h1Conn{pool: p, nc: nc}
+	c.interrupt = func() { nc.SetDeadline(aLongTimeAgo()) }
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		nc.Close()
+		return nil, &dialError{err: errTransportClosed}
+	}
+	p.conns[c] = struct{}{}
+	p.mu.Unlock()
+	return c, nil
+}
+
+// put returns c to the idle stack, or closes it when the pool is full or
+// closed. Expired connections at the bottom of the stack are closed on the
+// way, so that a pool that stays busy does not keep stale ones forever.
+func (p *h1Pool) put(c *h1Conn) {
+	c.idleSince = time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || len(p.idle) >= p.t.maxIdle {
+		p.closeLocked(c)
+		return
+	}
+	if p.t.idleTimeout > 0 && len(p.idle) > 0 && c.idleSince.Sub(p.idle[0].idleSince) > p.t.idleTimeout {
+		p.closeLocked(p.idle[0])
+		n := copy(p.idle, p.idle[1:])
+		p.idle[n] = nil
+		p.idle = p.idle[:n]
+	}
+	p.idle = append(p.idle, c)
+}
+
+// closeLocked closes c and forgets it. The caller holds p.mu.
+func (p *h1Pool) closeLocked(c *h1Conn) {
+	c.nc.Close()
+	delete(p.conns, c)
+}
+
+// forget closes c and removes it from the pool's set.
+func (p *h1Pool) forget(c *h1Conn) {
+	p.mu.Lock()
+	p.closeLocked(c)
+	p.mu.Unlock()
+}
+
+func (p *h1Pool) closeIdle() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.idle {
+		p.closeLocked(c)
+	}
+	clear(p.idle)
+	p.idle = p.idle[:0]
+}
+
+// close closes every connection; busy ones end their exchange with an
+// error and are not returned.
+func (p *h1Pool) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for c := range p.conns {
+		c.nc.Close()
+	}
+	clear(p.conns)
+	clear(p.idle)
+	p.idle = p.idle[:0]
+}
