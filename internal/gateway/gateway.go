@@ -159,7 +159,7 @@ func (g *Gateway) Apply(cfg *config.Config) error {
 			}
 			abort()
 			return config.Diagnostics{{
-				File: cfg.File, Pos: cfg.Positions[listenerPath(cfg, addr)], Path: listenerPath(cfg, addr),
+				File: cfg.File, Pos: cfg.Pos(listenerPath(cfg, addr)), Path: listenerPath(cfg, addr),
 				Message: fmt.Sprintf("cannot listen on %s: %v", addr, unwrapOpError(err)),
 				Hint:    "is another process using the port?",
 			}}

@@ -17,7 +17,9 @@ import (
 func (ex *exchange) setForwarded() {
 	r, in := ex.in, ex.in.Header
 	trusted := ex.st.PeerTrusted
-	ip, port := peerAddr(r, ex.st)
+	// The peer's port is left out of Forwarded, as HAProxy does by default:
+	// it says nothing about the client and X-Forwarded-For has none either.
+	ip, _ := peerAddr(r, ex.st)
 	if ip != "" {
 		if prior := in["X-Forwarded-For"]; trusted && len(prior) > 0 {
 			ex.set("X-Forwarded-For", joinList(prior, ip))
@@ -36,7 +38,7 @@ func (ex *exchange) setForwarded() {
 		ex.set("X-Forwarded-Host", r.Host)
 	}
 	if ex.h.t.Forwarded {
-		elem := forwardedElement(ip, port, r.Host, proto)
+		elem := forwardedElement(ip, "", r.Host, proto)
 		if prior := in["Forwarded"]; trusted && len(prior) > 0 {
 			elem = joinList(prior, elem)
 		}
