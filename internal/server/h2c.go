@@ -1,0 +1,134 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// h2cServer is the net/http server that speaks HTTP/2 with prior knowledge
+// on connections our HTTP/1.1 loop recognised by their preface. It is
+// started at the first such connection and fed through a listener of
+// handed-over connections.
+type h2cServer struct {
+	srv  *http.Server
+	ln   *handoffListener
+	done chan struct{} // closed when srv.Serve has returned
+}
+
+// h2cFor returns the running h2c server, starting it with the current
+// options, or nil when the server is shutting down.
+func (s *Server) h2cFor() *h2cServer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inShutdown.Load() {
+		return nil
+	}
+	if s.h2 != nil {
+		return s.h2
+	}
+	o := s.opts.Load()
+	var protos http.Protocols
+	protos.SetUnencryptedHTTP2(true)
+	h := &h2cServer{
+		srv: &http.Server{
+			Handler:           s.handler,
+			Protocols:         &protos,
+			ReadHeaderTimeout: o.ReadHeaderTimeout,
+			IdleTimeout:       o.IdleTimeout,
+			WriteTimeout:      0, // a stream may be long; WriteTimeout bounds one write in h1 only.
+			MaxHeaderBytes:    o.MaxHeaderBytes,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+			BaseContext:       func(net.Listener) context.Context { return context.Background() },
+			ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+				// The same values as an HTTP/1.1 request's context, from
+				// the accepted connection rather than our wrapper.
+				if rc, ok := c.(*replayConn); ok {
+					c = rc.Conn
+				}
+				if s.connContext != nil {
+					ctx = s.connContext(ctx, c)
+				}
+				return ctx
+			},
+		},
+		ln: &handoffListener{
+			conns:  make(chan net.Conn),
+			closed: make(chan struct{}),
+		},
+		done: make(chan struct{}),
+	}
+	go func() {
+		defer close(h.done)
+		h.srv.Serve(h.ln)
+	}()
+	s.h2 = h
+	return h
+}
+
+// handoffH2 gives the connection, with the bytes read so far replayed, to
+// the h2c server. The connection goroutine ends; net/http owns the socket.
+func (c *conn) handoffH2() {
+	s := c.srv
+	h := s.h2cFor()
+	if h == nil {
+		return
+	}
+	rc := &replayConn{Conn: c.nc, buf: append([]byte(nil), c.rbuf[c.rpos:c.rend]...)}
+	c.rpos = c.rend
+	c.nc.SetDeadline(time.Time{})
+	s.untrack(c)
+	c.hijacked = true
+	select {
+	case h.ln.conns <- rc:
+	case <-h.ln.closed:
+		rc.Close()
+	}
+}
+
+// handoffListener is the net.Listener the h2c server accepts from.
+type handoffListener struct {
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (l *handoffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *handoffListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *handoffListener) Addr() net.Addr { return handoffAddr{} }
+
+type handoffAddr struct{}
+
+func (handoffAddr) Network() string { return "h2c-handoff" }
+func (handoffAddr) String() string  { return "h2c-handoff" }
+
+// replayConn returns buf before reading from Conn: the bytes our HTTP/1.1
+// loop read while looking for the preface.
+type replayConn struct {
+	net.Conn
+	buf []byte
+}
+
+func (c *replayConn) Read(p []byte) (int, error) {
+	if len(c.buf) > 0 {
+		n := copy(p, c.buf)
+		c.buf = c.buf[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
