@@ -166,6 +166,7 @@ func (g *Gateway) Apply(cfg *config.Config) error {
 		}
 		ol := &openListener{addr: addr, ln: ln, done: make(chan struct{})}
 		ol.srv = server.New(g.handler(ol), l.Options, g.log.With("listener", l.Name))
+		ol.srv.SetConnContext(connContext)
 		opened[addr] = ol
 	}
 

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/netip"
@@ -26,9 +27,33 @@ type requestScope struct {
 	rw    middleware.ResponseWriter
 }
 
+type scopeKey struct{}
+
+// connContext gives every accepted connection a requestScope, already in
+// its context as the State. An HTTP/1.x connection serves its requests one
+// at a time, so they reuse the scope and the gateway allocates nothing per
+// request for it; HTTP/2 streams run concurrently on one connection and
+// get a scope each.
+func connContext(ctx context.Context, _ net.Conn) context.Context {
+	sc := new(requestScope)
+	return context.WithValue(middleware.WithState(ctx, &sc.state), scopeKey{}, sc)
+}
+
+// scope returns the request's scope and r carrying it.
+func scope(r *http.Request) (*requestScope, *http.Request) {
+	if r.ProtoMajor == 1 {
+		if sc, ok := r.Context().Value(scopeKey{}).(*requestScope); ok {
+			sc.state = middleware.State{}
+			return sc, r
+		}
+	}
+	sc := new(requestScope)
+	return sc, r.WithContext(middleware.WithState(r.Context(), &sc.state))
+}
+
 func (h listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt := h.ol.rt.Load()
-	sc := &requestScope{}
+	sc, r := scope(r)
 	st := &sc.state
 	st.ID = middleware.NewRequestID()
 	st.Start = time.Now()
@@ -37,7 +62,6 @@ func (h listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st.PeerTrusted = middleware.Trusted(st.Peer.Addr(), rt.Trusted)
 	st.ClientIP = middleware.ClientIP(st.Peer.Addr(), r.Header["X-Forwarded-For"], rt.Trusted)
 	sc.rw.Reset(w)
-	r = r.WithContext(middleware.WithState(r.Context(), st))
 
 	defer func() {
 		status := sc.rw.Status()

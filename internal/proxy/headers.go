@@ -148,7 +148,29 @@ func addVia(h http.Header, major, minor int) {
 		h["Via"] = append(prev[:len(prev):len(prev)], v)
 		return
 	}
-	h["Via"] = []string{v}
+	h["Via"] = viaValues(v)
+}
+
+// Shared one-element Via values for the common case of a message that had
+// none, so adding ours allocates nothing. They are never written through:
+// Header.Add appends past their capacity into a new array, Set replaces.
+var (
+	viaValues10 = []string{via10}
+	viaValues11 = []string{via11}
+	viaValues20 = []string{via20}
+	viaValues30 = []string{via30}
+)
+
+func viaValues(v string) []string {
+	switch v {
+	case via10:
+		return viaValues10[:1:1]
+	case via20:
+		return viaValues20[:1:1]
+	case via30:
+		return viaValues30[:1:1]
+	}
+	return viaValues11[:1:1]
 }
 
 // isStreamingType reports whether a response of this Content-Type is a

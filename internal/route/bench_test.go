@@ -25,7 +25,7 @@ func benchSpecs() []Spec {
 		Spec{Name: "site-canary", Hosts: []string{"*.example.com"}, Headers: map[string]string{"X-Canary": "1"}},
 		Spec{Name: "site-write", Hosts: []string{"*.example.com"}, Methods: []string{"POST", "PUT", "DELETE"}},
 		// No path predicate rather than prefix "/": a prefix beats every
-		// regular expression, so "/" would hide site-images.
+		// path-less route, so "/" would hide site-canary and site-write.
 		Spec{Name: "site", Hosts: []string{"*.example.com"}},
 		Spec{Name: "eu-site", Hosts: []string{"*.eu.example.com"}, PathPrefix: "/"},
 		Spec{Name: "admin", Path: "/admin", Priority: 10, Cookies: map[string]string{"role": "admin"}},

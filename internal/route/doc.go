@@ -7,7 +7,7 @@
 // with no locks and no allocations: routes are grouped first by priority,
 // then by host (a map of exact hosts, a slice of wildcard suffixes ordered
 // longest first, and one bucket for routes without a host), and inside each
-// host bucket exact paths sit in a map while prefixes, regular expressions
+// host bucket exact paths sit in a map while regular expressions, prefixes
 // and path-less routes sit in one slice already sorted by precedence. So the
 // first route whose predicates all hold is the answer, and all the ordering
 // work happens once, in Build. The query string and the Cookie header are

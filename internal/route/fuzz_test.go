@@ -100,10 +100,10 @@ func refLookup(specs []Spec, r *http.Request) string {
 		switch {
 		case s.Path != "":
 			ok, pathRank = path == s.Path, []int{0, 0}
-		case s.PathPrefix != "":
-			ok, pathRank = strings.HasPrefix(path, s.PathPrefix), []int{1, -len(s.PathPrefix)}
 		case s.PathRegex != "":
-			ok, pathRank = regexp.MustCompile(s.PathRegex).MatchString(path), []int{2, firstRegex[s.PathRegex]}
+			ok, pathRank = regexp.MustCompile(s.PathRegex).MatchString(path), []int{1, firstRegex[s.PathRegex]}
+		case s.PathPrefix != "":
+			ok, pathRank = strings.HasPrefix(path, s.PathPrefix), []int{2, -len(s.PathPrefix)}
 		default:
 			pathRank = []int{3, 0}
 		}
@@ -213,6 +213,8 @@ func TestRefLookup(t *testing.T) {
 		{"longer prefix beats predicates", "GET", "x", "/app/", "", "beta=on", "", "app-slash"},
 		{"regex with more predicates", "GET", "x", "/xaab", "", "", "", "ab-get"},
 		{"regex config order", "GET", "x", "/static/ab.css", "", "", "", "ab-get"},
+		{"regex beats prefix", "GET", "x", "/app/ab", "", "beta=on", "", "ab-get"},
+		{"regex with fewer predicates beats prefix", "POST", "x", "/app/ab", "", "beta=on", "", "ab"},
 		{"priority", "GET", "api.example.com", "/admin", "", "session=", "", "admin"},
 		{"negative priority", "GET", "api3.example.net", "/x", "", "", "", "last-resort"},
 		{"IPv6", "GET", "[0::1]:80", "/x", "", "", "", "loopback6"},

@@ -11,10 +11,10 @@ import (
 //
 // Precedence: higher priority first; then exact host, then wildcard hosts
 // longest suffix first, then routes without a host; then exact path, then
-// path prefixes longest first, then regular expressions in config order,
-// then routes without a path predicate; then more predicates first; then
-// config order. When no route of one host group matches, Lookup goes on to
-// the next.
+// regular expressions in config order, then path prefixes longest first
+// (nginx's order: a regular expression beats any plain prefix), then routes
+// without a path predicate; then more predicates first; then config order.
+// When no route of one host group matches, Lookup goes on to the next.
 //
 // Lookup does not allocate (apart from rare malformed or over-long hosts),
 // takes no locks, does not modify r, and may run concurrently with other
@@ -65,12 +65,12 @@ func (b *bucket) match(r *http.Request, path string) *Route {
 	}
 	for _, rt := range b.ordered {
 		switch rt.pathKind {
-		case pathPrefix:
-			if len(path) < len(rt.path) || path[:len(rt.path)] != rt.path {
-				continue
-			}
 		case pathRegex:
 			if !rt.regex.MatchString(path) {
+				continue
+			}
+		case pathPrefix:
+			if len(path) < len(rt.path) || path[:len(rt.path)] != rt.path {
 				continue
 			}
 		}

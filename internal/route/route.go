@@ -85,11 +85,13 @@ type Route struct {
 
 type pathKind uint8
 
-// The order of the kinds is their precedence.
+// The order of the kinds is their precedence. As in nginx, regular
+// expressions come before prefixes, so a catch-all prefix such as "/" never
+// hides them; a priority is how a prefix wins over a regular expression.
 const (
 	pathExact pathKind = iota
-	pathPrefix
 	pathRegex
+	pathPrefix
 	pathAny
 )
 
@@ -116,7 +118,7 @@ type wildcard struct {
 // bucket holds the routes of one priority and one host pattern.
 type bucket struct {
 	exact   map[string][]*Route // by path, each list in precedence order
-	ordered []*Route            // prefix, regex and path-less routes in precedence order
+	ordered []*Route            // regex, prefix and path-less routes in precedence order
 }
 
 type hostKind uint8
@@ -441,8 +443,8 @@ func (b *bucket) add(rt *Route) {
 	b.exact[rt.path] = append(b.exact[rt.path], rt)
 }
 
-// sort puts the bucket's routes in precedence order: longer prefixes before
-// shorter, prefixes before regular expressions (in config order) before
+// sort puts the bucket's routes in precedence order: regular expressions
+// (in config order) before prefixes (longer before shorter) before
 // path-less routes; among routes with the same path predicate, more
 // predicates first, then config order.
 func (b *bucket) sort() {
@@ -454,12 +456,12 @@ func (b *bucket) sort() {
 			return c
 		}
 		switch x.pathKind {
-		case pathPrefix:
-			if c := cmp.Compare(len(y.path), len(x.path)); c != 0 {
-				return c
-			}
 		case pathRegex:
 			if c := cmp.Compare(x.regexRank, y.regexRank); c != 0 {
+				return c
+			}
+		case pathPrefix:
+			if c := cmp.Compare(len(y.path), len(x.path)); c != 0 {
 				return c
 			}
 		}

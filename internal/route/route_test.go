@@ -138,7 +138,7 @@ func TestLookupPath(t *testing.T) {
 	tbl := mustBuild(t, []Spec{
 		{Name: "none"},
 		{Name: "regex-first", PathRegex: `^/v[0-9]+/`},
-		{Name: "regex-second", PathRegex: `/v1/`},
+		{Name: "regex-second", PathRegex: `/v1/$`},
 		{Name: "regex-unanchored", PathRegex: `\.php$`},
 		{Name: "prefix-api-slash", PathPrefix: "/api/"},
 		{Name: "prefix-api", PathPrefix: "/api"},
@@ -146,6 +146,7 @@ func TestLookupPath(t *testing.T) {
 		{Name: "exact-api-v1-status", Path: "/api/v1/status"},
 		{Name: "exact-root", Path: "/"},
 		{Name: "exact-encoded", Path: "/a b"},
+		{Name: "exact-v2", Path: "/v2/exact"},
 	})
 	runLookupCases(t, tbl, []lookupCase{
 		{"exact beats prefix", request{target: "/api/v1/status"}, "exact-api-v1-status"},
@@ -155,7 +156,10 @@ func TestLookupPath(t *testing.T) {
 		{"prefix with trailing slash matches itself", request{target: "/api/"}, "prefix-api-slash"},
 		{"prefix without slash matches the bare path", request{target: "/api"}, "prefix-api"},
 		{"prefix without slash matches a longer segment", request{target: "/apix"}, "prefix-api"},
-		{"prefix beats regex", request{target: "/api/x.php"}, "prefix-api-slash"},
+		{"exact beats regex", request{target: "/v2/exact"}, "exact-v2"},
+		{"regex beats prefix", request{target: "/api/x.php"}, "regex-unanchored"},
+		{"regex beats longest prefix", request{target: "/api/v1/x.php"}, "regex-unanchored"},
+		{"prefix when every regex fails", request{target: "/api/v1/x.html"}, "prefix-api-v1"},
 		{"regex in config order", request{target: "/v1/x"}, "regex-first"},
 		{"later regex when earlier fails", request{target: "/x/v1/"}, "regex-second"},
 		{"regex is unanchored", request{target: "/deep/index.php"}, "regex-unanchored"},
@@ -163,6 +167,20 @@ func TestLookupPath(t *testing.T) {
 		{"no path predicate last", request{target: "/other"}, "none"},
 		{"exact root", request{target: "/"}, "exact-root"},
 		{"decoded path", request{target: "/a%20b"}, "exact-encoded"},
+	})
+}
+
+// TestLookupRegexBeatsCatchAllPrefix guards the nginx order of path
+// predicates: a regular expression is tried before any prefix, so a
+// catch-all "path_prefix: /" does not hide a "path_regex" route.
+func TestLookupRegexBeatsCatchAllPrefix(t *testing.T) {
+	tbl := mustBuild(t, []Spec{
+		{Name: "prefix", PathPrefix: "/"},
+		{Name: "regex", PathRegex: `^/items/[0-9]+$`},
+	})
+	runLookupCases(t, tbl, []lookupCase{
+		{"regex matches", request{target: "/items/42"}, "regex"},
+		{"regex fails, prefix holds", request{target: "/items/x"}, "prefix"},
 	})
 }
 
@@ -265,6 +283,10 @@ func TestLookupPrecedence(t *testing.T) {
 		{Name: "negative", Priority: -5},
 		{Name: "priority-fallback", Hosts: []string{"d.example"}, Path: "/f", Priority: 3, Methods: []string{"POST"}},
 		{Name: "exact-f", Hosts: []string{"d.example"}, Path: "/f"},
+		{Name: "regex-img", Hosts: []string{"e.example"}, PathRegex: `\.png$`},
+		{Name: "priority-prefix-img", Hosts: []string{"e.example"}, PathPrefix: "/img/", Priority: 1},
+		{Name: "regex-more-preds", Hosts: []string{"f.example"}, PathRegex: `^/r/`},
+		{Name: "prefix-more-preds", Hosts: []string{"f.example"}, PathPrefix: "/r/", Methods: []string{"GET"}, Headers: map[string]string{"X-A": "1"}},
 	})
 	canary := http.Header{"X-Canary": {"1"}}
 	runLookupCases(t, tbl, []lookupCase{
@@ -281,6 +303,9 @@ func TestLookupPrecedence(t *testing.T) {
 		{"priority route that fails falls back", request{host: "d.example", target: "/f"}, "exact-f"},
 		{"priority route that holds", request{method: "POST", host: "d.example", target: "/f"}, "priority-fallback"},
 		{"negative priority comes last", request{host: "z.example", target: "/nothing"}, "negative"},
+		{"priority lets a prefix beat a regex", request{host: "e.example", target: "/img/a.png"}, "priority-prefix-img"},
+		{"regex without priority elsewhere", request{host: "e.example", target: "/a.png"}, "regex-img"},
+		{"regex beats prefix with more predicates", request{host: "f.example", target: "/r/x", header: http.Header{"X-A": {"1"}}}, "regex-more-preds"},
 	})
 }
 
@@ -375,7 +400,8 @@ func TestLookupDocsExample(t *testing.T) {
 		{Name: "v1", Hosts: []string{"api.example.com"}, PathPrefix: "/v1/"},
 		{Name: "writes", Hosts: []string{"api.example.com"}, PathPrefix: "/v1/", Methods: []string{"POST", "PUT", "DELETE"}},
 		{Name: "images", Hosts: []string{"*.example.com"}, PathRegex: `^/img/.*\.png$`},
-		{Name: "site", Hosts: []string{"*.example.com"}},
+		{Name: "legacy", Hosts: []string{"*.example.com"}, PathPrefix: "/img/legacy/", Priority: 1},
+		{Name: "site", Hosts: []string{"*.example.com"}, PathPrefix: "/"},
 		{Name: "health", Path: "/health"},
 		{Name: "admin", PathPrefix: "/admin/", Cookies: map[string]string{"role": "admin"}, Priority: 10},
 	})
@@ -385,7 +411,9 @@ func TestLookupDocsExample(t *testing.T) {
 		{"method fails", request{host: "api.example.com", target: "/v1/orders"}, "v1"},
 		{"host comes before path", request{host: "api.example.com", target: "/health"}, "site"},
 		{"no host-specific route", request{host: "other.test", target: "/health"}, "health"},
-		{"regex beats no path", request{host: "www.example.com", target: "/img/a.png"}, "images"},
+		{"regex beats prefix", request{host: "www.example.com", target: "/img/a.png"}, "images"},
+		{"prefix when the regex fails", request{host: "www.example.com", target: "/img/a.gif"}, "site"},
+		{"priority lets a prefix beat a regex", request{host: "www.example.com", target: "/img/legacy/a.png"}, "legacy"},
 		{"wildcard misses its apex", request{host: "example.com", target: "/"}, ""},
 		{"priority beats everything", request{host: "api.example.com", target: "/admin/", header: http.Header{"Cookie": {"role=admin"}}}, "admin"},
 	})

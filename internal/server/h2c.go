@@ -35,7 +35,7 @@ func (s *Server) h2cFor() *h2cServer {
 	protos.SetUnencryptedHTTP2(true)
 	h := &h2cServer{
 		srv: &http.Server{
-			Handler:           s.handler,
+			Handler:           h2Limits{s},
 			Protocols:         &protos,
 			ReadHeaderTimeout: o.ReadHeaderTimeout,
 			IdleTimeout:       o.IdleTimeout,
@@ -131,4 +131,39 @@ func (c *replayConn) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	return c.Conn.Read(p)
+}
+
+// h2Limits applies the limits net/http's HTTP/2 server does not know about,
+// read from the current options so that SetOptions reaches h2c too: the
+// header field count (431) and the body size (413 for a declared length,
+// *http.MaxBytesError from Read for a stream crossing it).
+type h2Limits struct{ s *Server }
+
+func (h h2Limits) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	o := h.s.opts.Load()
+	if o.MaxHeaderCount > 0 {
+		n := 0
+		for _, vs := range r.Header {
+			n += len(vs)
+		}
+		if n > o.MaxHeaderCount {
+			writeBare(w, http.StatusRequestHeaderFieldsTooLarge)
+			return
+		}
+	}
+	if o.MaxBodyBytes > 0 && r.Body != nil && r.Body != http.NoBody {
+		if r.ContentLength > o.MaxBodyBytes {
+			writeBare(w, http.StatusRequestEntityTooLarge)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, o.MaxBodyBytes)
+	}
+	h.s.handler.ServeHTTP(w, r)
+}
+
+// writeBare answers with status and its text, nothing else.
+func writeBare(w http.ResponseWriter, status int) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write([]byte(http.StatusText(status) + "\n"))
 }

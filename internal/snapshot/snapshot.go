@@ -1,12 +1,12 @@
 package snapshot
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"sort"
-	"strings"
 
 	"palisade/internal/compress"
 	"palisade/internal/config"
@@ -73,7 +73,7 @@ func Build(cfg *config.Config, deps Deps) (*Snapshot, error) {
 	}
 	var diags config.Diagnostics
 	report := func(path string, err error, hint string) {
-		diags = append(diags, config.Diagnostic{File: cfg.File, Pos: cfg.Positions[path], Path: path, Message: err.Error(), Hint: hint})
+		diags = append(diags, config.Diagnostic{File: cfg.File, Pos: cfg.Pos(path), Path: path, Message: err.Error(), Hint: hint})
 	}
 
 	al, err := deps.AccessLog(cfg.AccessLog.Output)
@@ -93,7 +93,7 @@ func Build(cfg *config.Config, deps Deps) (*Snapshot, error) {
 		targets[u.Name] = t
 	}
 
-	for i, l := range cfg.Listeners {
+	for _, l := range cfg.Listeners {
 		specs := make([]route.Spec, 0, len(cfg.Routes))
 		for j, rc := range cfg.Routes {
 			if !routeOnListener(rc, l.Name) {
@@ -109,7 +109,7 @@ func Build(cfg *config.Config, deps Deps) (*Snapshot, error) {
 		}
 		table, err := route.Build(specs)
 		if err != nil {
-			diags = append(diags, conflictDiagnostics(cfg, fmt.Sprintf("listeners[%d]", i), err)...)
+			diags = append(diags, routeDiagnostics(cfg, err)...)
 			continue
 		}
 		s.Listeners[l.Address] = &Listener{
@@ -123,7 +123,7 @@ func Build(cfg *config.Config, deps Deps) (*Snapshot, error) {
 	}
 	if len(diags) > 0 {
 		sortDiagnostics(diags)
-		return nil, diags
+		return nil, dedupe(diags)
 	}
 	return s, nil
 }
@@ -221,7 +221,7 @@ func routeSpec(cfg *config.Config, path string, rc config.Route, h http.Handler)
 }
 
 func where(cfg *config.Config, path string) string {
-	p := cfg.Positions[path]
+	p := cfg.Pos(path)
 	file := cfg.File
 	if file == "" {
 		file = "config"
@@ -239,13 +239,54 @@ func sortDiagnostics(ds config.Diagnostics) {
 	})
 }
 
-// conflictDiagnostics turns route conflicts into diagnostics at the later
-// route of each pair.
-func conflictDiagnostics(cfg *config.Config, listenerPath string, err error) config.Diagnostics {
-	return config.Diagnostics{{
-		File:    cfg.File,
-		Pos:     cfg.Positions[listenerPath],
-		Path:    "routes",
-		Message: strings.TrimSpace(err.Error()),
-	}}
+// routeDiagnostics turns route build failures into diagnostics at the
+// route concerned: for a conflict, the later route of the pair.
+func routeDiagnostics(cfg *config.Config, err error) config.Diagnostics {
+	var diags config.Diagnostics
+	at := func(name string) (string, config.Pos) {
+		for i, rc := range cfg.Routes {
+			if rc.Name == name {
+				path := fmt.Sprintf("routes[%d]", i)
+				return path, cfg.Pos(path)
+			}
+		}
+		return "routes", config.Pos{}
+	}
+	var ce *route.ConflictError
+	if errors.As(err, &ce) {
+		for _, c := range ce.Conflicts {
+			path, pos := at(c.Name)
+			diags = append(diags, config.Diagnostic{File: cfg.File, Pos: pos, Path: path, Message: c.Message(), Hint: c.Hint})
+		}
+		return diags
+	}
+	var joined interface{ Unwrap() []error }
+	errs := []error{err}
+	if errors.As(err, &joined) {
+		errs = joined.Unwrap()
+	}
+	for _, e := range errs {
+		var se *route.SpecError
+		if errors.As(e, &se) {
+			path, pos := at(se.Name)
+			diags = append(diags, config.Diagnostic{File: cfg.File, Pos: pos, Path: path + ".match", Message: se.Err.Error()})
+			continue
+		}
+		diags = append(diags, config.Diagnostic{File: cfg.File, Path: "routes", Message: e.Error()})
+	}
+	return diags
+}
+
+// dedupe drops repeated diagnostics (a route on several listeners is built
+// once per listener).
+func dedupe(ds config.Diagnostics) config.Diagnostics {
+	seen := make(map[string]bool, len(ds))
+	out := ds[:0]
+	for _, d := range ds {
+		if k := d.String(); !seen[k] {
+			seen[k] = true
+			out = append(out, d)
+		}
+	}
+	return out
 }
