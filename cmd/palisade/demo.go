@@ -113,4 +113,3 @@ func demoBackend(name string) http.Handler {
 	})
 	return mux
 }
-

@@ -641,4 +641,3 @@ upstreams: [{name: a, backends: [{address: %q}]}]
 		t.Errorf("kept listener answered %q after the reload, want \"a\"", body)
 	}
 }
-
