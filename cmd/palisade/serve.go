@@ -60,12 +60,21 @@ func serve(cfg *config.Config, log *slog.Logger, stderr io.Writer, file *provide
 	}
 
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 	for sig := range sigs {
 		if sig == syscall.SIGHUP {
 			if file != nil {
 				file.Reload()
+			}
+			continue
+		}
+		if sig == syscall.SIGUSR1 {
+			// As nginx: USR1 reopens log files after rotation.
+			if err := g.ReopenLogs(); err != nil {
+				log.Error("reopening access log", "error", err)
+			} else {
+				log.Info("access log reopened")
 			}
 			continue
 		}

@@ -335,6 +335,19 @@ func (g *Gateway) retireLog(l *obs.AccessLog, after time.Duration) {
 	}()
 }
 
+// ReopenLogs reopens every access log file (after log rotation renamed it).
+func (g *Gateway) ReopenLogs() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var errs []error
+	for _, l := range g.accessLogs {
+		if err := l.Reopen(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Shutdown stops accepting on every listener, lets requests in flight finish
 // until ctx ends, then closes everything. The gateway cannot be used again.
 func (g *Gateway) Shutdown(ctx context.Context) error {

@@ -55,6 +55,24 @@ func NewAccessLog(w io.Writer) *AccessLog {
 // Output returns the output the log was opened with.
 func (l *AccessLog) Output() string { return l.output }
 
+// Reopen opens the output file again and switches to it, so that a
+// rotation (rename, then signal) lands new lines in a new file. It does
+// nothing for stdout and stderr.
+func (l *AccessLog) Reopen() error {
+	if l == nil || l.closer == nil {
+		return nil
+	}
+	f, err := os.OpenFile(l.output, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("access log: %w", err)
+	}
+	l.mu.Lock()
+	old := l.closer
+	l.w, l.closer = f, f
+	l.mu.Unlock()
+	return old.Close()
+}
+
 // Close closes the output file, if the log owns one.
 func (l *AccessLog) Close() error {
 	if l == nil || l.closer == nil {

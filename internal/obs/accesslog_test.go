@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -62,5 +63,30 @@ func BenchmarkAppendLine(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = AppendLine(buf[:0], r, st, Entry{Status: 200, Bytes: 100, End: time.Now()})
+	}
+}
+
+func TestAccessLogReopen(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/access.log"
+	l, err := OpenAccessLog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	r := httptest.NewRequest("GET", "/a", nil)
+	st := &middleware.State{Start: time.Now()}
+	l.Log(r, st, Entry{Status: 200, End: time.Now()})
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	l.Log(r, st, Entry{Status: 201, End: time.Now()})
+	old, _ := os.ReadFile(path + ".1")
+	cur, _ := os.ReadFile(path)
+	if !strings.Contains(string(old), `"status":200`) || !strings.Contains(string(cur), `"status":201`) || strings.Contains(string(cur), `"status":200`) {
+		t.Errorf("after rotation: old file %q, new file %q; want one line each", old, cur)
 	}
 }
