@@ -49,7 +49,7 @@ func dryBuild(cfg *config.Config) error {
 			}
 			return t, err
 		},
-		AccessLog: func(string) (*obs.AccessLog, error) { return nil, nil },
+		AccessLog: func(config.AccessLog) (*obs.AccessLog, error) { return nil, nil },
 	})
 	return err
 }

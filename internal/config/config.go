@@ -32,4 +32,11 @@ type Runtime struct {
 type AccessLog struct {
 	// Output is "stdout" (default), "stderr", "off", or a file path.
 	Output string `yaml:"output"`
+	// Buffer collects lines and writes them in one call when full or
+	// after FlushInterval, saving a write per request (default 64KiB;
+	// 0 writes every line at once, as nginx's access_log without buffer=).
+	Buffer Size `yaml:"buffer"`
+	// FlushInterval bounds how long a line may wait in the buffer
+	// (default 1s).
+	FlushInterval Duration `yaml:"flush_interval"`
 }

@@ -23,6 +23,8 @@ func (r *Runtime) setDefaults() {
 
 func (a *AccessLog) setDefaults() {
 	a.Output = "stdout"
+	a.Buffer = 64 << 10
+	a.FlushInterval = Duration(time.Second)
 }
 
 func (l *Listener) setDefaults() {

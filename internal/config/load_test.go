@@ -57,7 +57,7 @@ upstreams: [{name: api, backends: [{address: 127.0.0.1:9001}]}]
 `)
 	want := Config{
 		Runtime:   Runtime{GOGC: 200},
-		AccessLog: AccessLog{Output: "stdout"},
+		AccessLog: AccessLog{Output: "stdout", Buffer: 64 << 10, FlushInterval: Duration(time.Second)},
 		Listeners: []Listener{defaultListener("web", "127.0.0.1:8080")},
 		Routes:    []Route{{Name: "api", Upstream: "api"}},
 		Upstreams: []Upstream{defaultUpstream("api", Backend{Address: "127.0.0.1:9001", Weight: 1})},
@@ -78,7 +78,7 @@ func TestParseFull(t *testing.T) {
 	internal := defaultListener("internal", "[::1]:8081")
 	want := Config{
 		Runtime:   Runtime{GOGC: -1, MemoryLimit: 2 << 30},
-		AccessLog: AccessLog{Output: "stderr"},
+		AccessLog: AccessLog{Output: "stderr", Buffer: 64 << 10, FlushInterval: Duration(time.Second)},
 		Listeners: []Listener{
 			{
 				Name:           "web",

@@ -87,6 +87,12 @@ func (v *validator) accessLog() {
 	if v.cfg.AccessLog.Output == "" {
 		v.report("access_log.output", "must not be empty", "write stdout, stderr, off or a file path")
 	}
+	if b := v.cfg.AccessLog.Buffer; b < 0 || b > 16<<20 {
+		v.report("access_log.buffer", "must be between 0 and 16MiB", "write 64KiB, or 0 to write every line at once")
+	}
+	if v.cfg.AccessLog.Buffer > 0 && v.cfg.AccessLog.FlushInterval <= 0 {
+		v.report("access_log.flush_interval", "must be positive when buffer is set", "write 1s")
+	}
 }
 
 // names checks the name of every entry of a section (listeners, routes or

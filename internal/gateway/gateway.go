@@ -117,18 +117,19 @@ func (g *Gateway) Apply(cfg *config.Config) error {
 			newTransports[key] = t
 			return t, nil
 		},
-		AccessLog: func(output string) (*obs.AccessLog, error) {
-			if l, ok := g.accessLogs[output]; ok {
+		AccessLog: func(a config.AccessLog) (*obs.AccessLog, error) {
+			key := fmt.Sprintf("%s|%d|%v", a.Output, a.Buffer, a.FlushInterval)
+			if l, ok := g.accessLogs[key]; ok {
 				return l, nil
 			}
-			if l, ok := newLogs[output]; ok {
+			if l, ok := newLogs[key]; ok {
 				return l, nil
 			}
-			l, err := obs.OpenAccessLog(output)
+			l, err := obs.OpenAccessLog(a.Output, int(a.Buffer), a.FlushInterval.D())
 			if err != nil {
 				return nil, err
 			}
-			newLogs[output] = l
+			newLogs[key] = l
 			return l, nil
 		},
 	})

@@ -436,7 +436,7 @@ func TestAccessLog(t *testing.T) {
 	b := testenv.Backend(t, nameHandler("app"))
 	logFile := filepath.Join(t.TempDir(), "access.log")
 	h := start(t, fmt.Sprintf(`
-access_log: {output: %q}
+access_log: {output: %q, buffer: 0}
 listeners: [{name: web, address: "127.0.0.1:0"}]
 routes: [{name: api, match: {path_prefix: /}, upstream: app}]
 upstreams: [{name: app, backends: [{address: %q}]}]

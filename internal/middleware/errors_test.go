@@ -252,3 +252,42 @@ func TestWriteErrorThroughResponseWriter(t *testing.T) {
 		t.Errorf("WriteError(503) X-Request-Id = %q, want %q", got, st.ID)
 	}
 }
+
+// featureWriter stands for a feature's own ResponseWriter wrapper (such as
+// compress's), which passes writes through and unwraps to the writer it
+// wraps.
+type featureWriter struct{ http.ResponseWriter }
+
+func (w featureWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// TestWriteErrorBehindFeatureWriter guards a bug: WriteError found the
+// gateway's *ResponseWriter only when handed it directly, so behind a
+// feature's writer (every route with compress) a client that went away was
+// not recorded as 499 and the access log showed the request as 200, and a
+// response already started got the error text appended to its body.
+func TestWriteErrorBehindFeatureWriter(t *testing.T) {
+	t.Run("499 recorded", func(t *testing.T) {
+		spy := newSpyWriter()
+		var rw ResponseWriter
+		rw.Reset(spy)
+		WriteError(featureWriter{&rw}, requestWithState(http.MethodGet, &State{}), StatusClientClosed, ErrClientGone)
+		if got := rw.Status(); got != StatusClientClosed {
+			t.Errorf("WriteError(499) behind a feature writer: Status() = %d, want %d", got, StatusClientClosed)
+		}
+		if len(spy.writeHeader) != 0 || len(spy.body) != 0 {
+			t.Errorf("WriteError(499) behind a feature writer wrote status %v, body %q; want nothing", spy.writeHeader, spy.body)
+		}
+	})
+	t.Run("nothing written after start", func(t *testing.T) {
+		spy := newSpyWriter()
+		var rw ResponseWriter
+		rw.Reset(spy)
+		w := featureWriter{&rw}
+		w.WriteHeader(http.StatusOK)
+		w.Write([]byte("partial"))
+		WriteError(w, requestWithState(http.MethodGet, &State{}), http.StatusBadGateway, errors.New("reset"))
+		if got := string(spy.body); got != "partial" {
+			t.Errorf("WriteError(502) behind a feature writer after start: body = %q, want %q", got, "partial")
+		}
+	})
+}

@@ -14,18 +14,30 @@ import (
 )
 
 // AccessLog writes one JSON line per request. It is safe for concurrent use
-// and is kept across reloads while its output stays the same.
+// and is kept across reloads while its settings stay the same.
+//
+// Buffered, lines collect in memory and go out in one write when the buffer
+// is full or FlushInterval has passed since the last write, as nginx's
+// access_log buffer= flush=: one goroutine per log does the timed flush,
+// nothing per request. Unbuffered, each line is one write.
 type AccessLog struct {
 	output string
-	mu     sync.Mutex
+	limit  int // buffer size; 0 writes every line at once
+	bufs   sync.Pool
+	stop   chan struct{} // closed by Close to end the flusher
+	done   chan struct{} // closed when the flusher has ended
+
+	mu     sync.Mutex // guards the fields below
 	w      io.Writer
 	closer io.Closer // nil for stdout and stderr
-	bufs   sync.Pool
+	buf    []byte
+	closed bool
 }
 
 // OpenAccessLog opens output: "stdout", "stderr", "off" (returns nil, nil)
-// or a file path, created if missing and appended to.
-func OpenAccessLog(output string) (*AccessLog, error) {
+// or a file path, created if missing and appended to. buffer and flush are
+// the access_log settings of the same names.
+func OpenAccessLog(output string, buffer int, flush time.Duration) (*AccessLog, error) {
 	l := &AccessLog{output: output}
 	switch output {
 	case "off":
@@ -42,7 +54,38 @@ func OpenAccessLog(output string) (*AccessLog, error) {
 		l.w, l.closer = f, f
 	}
 	l.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
+	if buffer > 0 && flush > 0 {
+		l.limit = buffer
+		l.buf = make([]byte, 0, buffer+4<<10)
+		l.stop, l.done = make(chan struct{}), make(chan struct{})
+		go l.flusher(flush)
+	}
 	return l, nil
+}
+
+// flusher writes out what waits in the buffer every interval.
+func (l *AccessLog) flusher(interval time.Duration) {
+	defer close(l.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+			l.mu.Lock()
+			l.flushLocked()
+			l.mu.Unlock()
+		}
+	}
+}
+
+func (l *AccessLog) flushLocked() {
+	if len(l.buf) == 0 {
+		return
+	}
+	l.w.Write(l.buf)
+	l.buf = l.buf[:0]
 }
 
 // NewAccessLog returns a log writing to w, for tests and embedding.
@@ -67,20 +110,39 @@ func (l *AccessLog) Reopen() error {
 		return fmt.Errorf("access log: %w", err)
 	}
 	l.mu.Lock()
+	l.flushLocked()
 	old := l.closer
 	l.w, l.closer = f, f
 	l.mu.Unlock()
 	return old.Close()
 }
 
-// Close closes the output file, if the log owns one.
+// Close writes out buffered lines and closes the output file, if the log
+// owns one. Lines logged after Close are dropped.
 func (l *AccessLog) Close() error {
-	if l == nil || l.closer == nil {
+	if l == nil {
 		return nil
+	}
+	if l.stop != nil {
+		l.mu.Lock()
+		already := l.closed
+		l.closed = true
+		l.mu.Unlock()
+		if !already {
+			close(l.stop)
+			<-l.done
+		}
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.closer.Close()
+	l.closed = true
+	l.flushLocked()
+	if l.closer == nil {
+		return nil
+	}
+	err := l.closer.Close()
+	l.closer = nil
+	return err
 }
 
 // Entry is what one access log line reports beyond the request State.
@@ -96,10 +158,23 @@ func (l *AccessLog) Log(r *http.Request, st *middleware.State, e Entry) {
 	if l == nil {
 		return
 	}
+	if l.limit > 0 {
+		l.mu.Lock()
+		if !l.closed {
+			l.buf = AppendLine(l.buf, r, st, e)
+			if len(l.buf) >= l.limit {
+				l.flushLocked()
+			}
+		}
+		l.mu.Unlock()
+		return
+	}
 	bp := l.bufs.Get().(*[]byte)
 	b := AppendLine((*bp)[:0], r, st, e)
 	l.mu.Lock()
-	l.w.Write(b)
+	if !l.closed {
+		l.w.Write(b)
+	}
 	l.mu.Unlock()
 	*bp = b
 	if cap(b) <= 64<<10 {

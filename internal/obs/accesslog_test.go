@@ -7,7 +7,9 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"palisade/internal/middleware"
@@ -69,7 +71,7 @@ func BenchmarkAppendLine(b *testing.B) {
 func TestAccessLogReopen(t *testing.T) {
 	dir := t.TempDir()
 	path := dir + "/access.log"
-	l, err := OpenAccessLog(path)
+	l, err := OpenAccessLog(path, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,3 +92,72 @@ func TestAccessLogReopen(t *testing.T) {
 		t.Errorf("after rotation: old file %q, new file %q; want one line each", old, cur)
 	}
 }
+
+func TestAccessLogBuffered(t *testing.T) {
+	path := t.TempDir() + "/access.log"
+	l, err := OpenAccessLog(path, 1<<10, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("GET", "/a", nil)
+	st := &middleware.State{Start: time.Now()}
+	l.Log(r, st, Entry{Status: 200, End: time.Now()})
+	if data, _ := os.ReadFile(path); len(data) != 0 {
+		t.Errorf("one short line was written at once (%d bytes); want it buffered", len(data))
+	}
+	for range 10 {
+		l.Log(r, st, Entry{Status: 200, End: time.Now()})
+	}
+	data, _ := os.ReadFile(path)
+	if n := strings.Count(string(data), "\n"); n == 0 || n == 11 {
+		t.Errorf("after filling the buffer %d lines were written; want a full buffer's worth", n)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, _ = os.ReadFile(path)
+	if n := strings.Count(string(data), "\n"); n != 11 {
+		t.Errorf("after Close %d lines were written, want 11", n)
+	}
+	l.Log(r, st, Entry{Status: 200, End: time.Now()}) // after Close: dropped, no panic
+}
+
+func TestAccessLogFlushInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var out lockedBuilder
+		l := &AccessLog{output: "writer", w: &out}
+		l.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
+		l.limit, l.buf = 64<<10, make([]byte, 0, 64<<10)
+		l.stop, l.done = make(chan struct{}), make(chan struct{})
+		go l.flusher(time.Second)
+		defer l.Close()
+		r := httptest.NewRequest("GET", "/a", nil)
+		l.Log(r, &middleware.State{Start: time.Now()}, Entry{Status: 200, End: time.Now()})
+		time.Sleep(999 * time.Millisecond)
+		synctest.Wait()
+		if out.Len() != 0 {
+			t.Fatalf("line written before the flush interval")
+		}
+		time.Sleep(2 * time.Millisecond)
+		synctest.Wait()
+		if !strings.Contains(out.String(), `"status":200`) {
+			t.Errorf("line not written after the flush interval: %q", out.String())
+		}
+	})
+}
+
+// lockedBuilder is a strings.Builder safe for the flusher and the test.
+type lockedBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *lockedBuilder) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *lockedBuilder) Len() int { w.mu.Lock(); defer w.mu.Unlock(); return w.b.Len() }
+
+func (w *lockedBuilder) String() string { w.mu.Lock(); defer w.mu.Unlock(); return w.b.String() }

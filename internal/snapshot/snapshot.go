@@ -50,8 +50,9 @@ type Deps struct {
 	// Transport returns the transport for an upstream, reusing the one kept
 	// under the same key.
 	Transport func(key string, cfg config.Upstream) (proxy.Transport, error)
-	// AccessLog returns the access log for an output, reusing an open one.
-	AccessLog func(output string) (*obs.AccessLog, error)
+	// AccessLog returns the access log for its settings, reusing an open
+	// one with the same settings.
+	AccessLog func(cfg config.AccessLog) (*obs.AccessLog, error)
 }
 
 // TransportKey identifies an upstream's transport: a reload that keeps the
@@ -76,7 +77,7 @@ func Build(cfg *config.Config, deps Deps) (*Snapshot, error) {
 		diags = append(diags, config.Diagnostic{File: cfg.File, Pos: cfg.Pos(path), Path: path, Message: err.Error(), Hint: hint})
 	}
 
-	al, err := deps.AccessLog(cfg.AccessLog.Output)
+	al, err := deps.AccessLog(cfg.AccessLog)
 	if err != nil {
 		report("access_log.output", err, "check the path and its directory's permissions")
 	}
