@@ -83,6 +83,9 @@ func (v *validator) runtime() {
 	}
 }
 
+// maxWeight bounds a backend weight, so sums over a pool cannot overflow.
+const maxWeight = 1 << 20
+
 func (v *validator) accessLog() {
 	if v.cfg.AccessLog.Output == "" {
 		v.report("access_log.output", "must not be empty", "write stdout, stderr, off or a file path")
@@ -291,6 +294,8 @@ func (v *validator) upstreams() []string {
 			}
 			if b.Weight < 1 {
 				v.report(bp+".weight", fmt.Sprintf("must be at least 1, got %d", b.Weight), "remove the backend to send it no traffic")
+			} else if b.Weight > maxWeight {
+				v.report(bp+".weight", fmt.Sprintf("must be at most %d, got %d", maxWeight, b.Weight), "weights are relative: divide them all by a common factor")
 			}
 		}
 	}

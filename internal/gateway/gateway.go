@@ -172,6 +172,7 @@ func (g *Gateway) Apply(cfg *config.Config) error {
 	}
 
 	// Swap: one atomic store per listener, then the snapshot itself.
+	snap.Commit()
 	for addr, l := range snap.Listeners {
 		if ol := g.listeners[addr]; ol != nil {
 			ol.srv.SetOptions(l.Options)

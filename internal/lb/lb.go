@@ -36,11 +36,30 @@ func (p *RoundRobin) Pick(pool []*upstream.Backend, _ uint64) *upstream.Backend 
 	if n == 0 {
 		return nil
 	}
-	start := p.next.Add(1) - 1
-	for i := range n {
-		if b := pool[(start+i)%n]; b.Available() {
-			return b
+	avail := uint64(0)
+	for _, b := range pool {
+		if b.Available() {
+			avail++
 		}
 	}
-	return nil
+	if avail == 0 {
+		return nil
+	}
+	// Availability may change between the two passes: fall back to the
+	// first available backend rather than return nil.
+	k := (p.next.Add(1) - 1) % avail
+	var first *upstream.Backend
+	for _, b := range pool {
+		if !b.Available() {
+			continue
+		}
+		if k == 0 {
+			return b
+		}
+		k--
+		if first == nil {
+			first = b
+		}
+	}
+	return first
 }

@@ -70,13 +70,14 @@ func WriteError(w http.ResponseWriter, r *http.Request, status int, err error) {
 	if err != nil {
 		st.Err = err
 	}
+	rw := findResponseWriter(w)
 	if status == StatusClientClosed {
-		if rw, ok := w.(*ResponseWriter); ok {
+		if rw != nil {
 			rw.status = StatusClientClosed
 		}
 		return
 	}
-	if rw, ok := w.(*ResponseWriter); ok && rw.wroteHeader {
+	if rw != nil && rw.wroteHeader {
 		return
 	}
 	h := w.Header()
@@ -92,5 +93,20 @@ func WriteError(w http.ResponseWriter, r *http.Request, status int, err error) {
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		w.Write([]byte(http.StatusText(status) + "\n"))
+	}
+}
+
+// findResponseWriter returns the *ResponseWriter w is or wraps (through
+// Unwrap, as feature writers such as compress's do), or nil.
+func findResponseWriter(w http.ResponseWriter) *ResponseWriter {
+	for {
+		switch x := w.(type) {
+		case *ResponseWriter:
+			return x
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = x.Unwrap()
+		default:
+			return nil
+		}
 	}
 }

@@ -31,6 +31,24 @@ type Snapshot struct {
 	Transports map[string]proxy.Transport
 	// AccessLog is nil when logging is off.
 	AccessLog *obs.AccessLog
+
+	// weights are the configured backend weights, applied to the shared
+	// backends by Commit, so that a build that is not applied changes
+	// nothing live.
+	weights []backendWeight
+}
+
+type backendWeight struct {
+	b *upstream.Backend
+	w int
+}
+
+// Commit applies what the snapshot sets on long-lived shared state (backend
+// weights). The gateway calls it when it makes the snapshot live.
+func (s *Snapshot) Commit() {
+	for _, bw := range s.weights {
+		bw.b.SetWeight(bw.w)
+	}
 }
 
 // Listener is what a request accepted on one listener needs.
@@ -117,7 +135,7 @@ func Build(cfg *config.Config, deps Deps) (*Snapshot, error) {
 			Name:     l.Name,
 			Address:  l.Address,
 			Table:    table,
-			Trusted:  l.TrustedProxies,
+			Trusted:  unmapPrefixes(l.TrustedProxies),
 			Options:  server.OptionsFrom(l),
 			Snapshot: s,
 		}
@@ -127,6 +145,20 @@ func Build(cfg *config.Config, deps Deps) (*Snapshot, error) {
 		return nil, dedupe(diags)
 	}
 	return s, nil
+}
+
+// unmapPrefixes writes IPv4-mapped IPv6 prefixes (::ffff:10.0.0.0/104) as
+// the IPv4 prefixes they mean, because client addresses are compared
+// unmapped.
+func unmapPrefixes(ps []netip.Prefix) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(ps))
+	for _, p := range ps {
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96).Masked()
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 func routeOnListener(rc config.Route, listener string) bool {
@@ -161,7 +193,7 @@ func buildTarget(s *Snapshot, u config.Upstream, deps Deps) (*proxy.Target, erro
 	}
 	for _, bc := range u.Backends {
 		b := deps.Backends.Backend(u.Name, bc.Address)
-		b.SetWeight(bc.Weight)
+		s.weights = append(s.weights, backendWeight{b, bc.Weight})
 		t.Backends = append(t.Backends, b)
 		s.Backends = append(s.Backends, b)
 	}

@@ -101,7 +101,7 @@ func (d *testDeps) deps() Deps {
 			d.mu.Unlock()
 			return tr, nil
 		},
-		AccessLog: func(string) (*obs.AccessLog, error) { return nil, nil },
+		AccessLog: func(config.AccessLog) (*obs.AccessLog, error) { return nil, nil },
 	}
 }
 
@@ -208,6 +208,7 @@ func TestBuildRouteWhere(t *testing.T) {
 func TestBuildSharesBackends(t *testing.T) {
 	reg := upstream.NewRegistry()
 	first := build(t, parse(t, fullConfig), newTestDeps(t, reg))
+	first.Commit()
 	if got, want := len(first.Backends), 3; got != want {
 		t.Fatalf("len(Backends) = %d, want %d", got, want)
 	}
@@ -418,7 +419,7 @@ func TestBuildTransportFailure(t *testing.T) {
 func TestBuildAccessLogFailure(t *testing.T) {
 	d := newTestDeps(t, nil)
 	deps := d.deps()
-	deps.AccessLog = func(string) (*obs.AccessLog, error) { return nil, errors.New("permission denied") }
+	deps.AccessLog = func(config.AccessLog) (*obs.AccessLog, error) { return nil, errors.New("permission denied") }
 	_, err := Build(parse(t, "access_log: {output: /nope/access.log}\n"+fullConfig), deps)
 	if err == nil || !strings.Contains(err.Error(), "access_log.output: permission denied") {
 		t.Errorf("Build with a failing access log = %v, want a diagnostic at access_log.output", err)
@@ -550,10 +551,14 @@ upstreams: [{name: app, backends: [{address: %q}]}]
 // nothing.
 func TestBuildFailureKeepsBackendWeights(t *testing.T) {
 	reg := upstream.NewRegistry()
-	build(t, parse(t, fullConfig), newTestDeps(t, reg))
+	first := build(t, parse(t, fullConfig), newTestDeps(t, reg))
 	live := reg.Backend("app", "127.0.0.1:9001")
+	if got := live.Weight(); got != 1 {
+		t.Fatalf("after the first build, before Commit: Weight() = %d, want 1 (untouched)", got)
+	}
+	first.Commit()
 	if got := live.Weight(); got != 3 {
-		t.Fatalf("after the first build: Weight() = %d, want 3", got)
+		t.Fatalf("after the first Commit: Weight() = %d, want 3", got)
 	}
 
 	rejected := strings.Replace(fullConfig, "weight: 3", "weight: 7", 1)

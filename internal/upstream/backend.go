@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"math"
 	"sync/atomic"
 	"time"
 )
@@ -46,9 +47,7 @@ func (b *Backend) Weight() int { return int(b.weight.Load()) }
 
 // SetWeight sets the weight; values below 1 count as 1.
 func (b *Backend) SetWeight(w int) {
-	if w < 1 {
-		w = 1
-	}
+	w = min(max(w, 1), math.MaxInt32)
 	b.weight.Store(int32(w))
 }
 
