@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -235,8 +236,12 @@ func (g *Gateway) applyRuntime(cfg *config.Config) {
 	if _, ok := os.LookupEnv("GOGC"); !ok && cfg.Runtime.GOGC != 0 {
 		debug.SetGCPercent(cfg.Runtime.GOGC)
 	}
-	if _, ok := os.LookupEnv("GOMEMLIMIT"); !ok && cfg.Runtime.MemoryLimit > 0 {
-		debug.SetMemoryLimit(int64(cfg.Runtime.MemoryLimit))
+	if _, ok := os.LookupEnv("GOMEMLIMIT"); !ok {
+		limit := int64(math.MaxInt64) // none, also when a reload removes one
+		if cfg.Runtime.MemoryLimit > 0 {
+			limit = int64(cfg.Runtime.MemoryLimit)
+		}
+		debug.SetMemoryLimit(limit)
 	}
 }
 
@@ -359,7 +364,6 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	g.closed = true
-	close(g.closingC)
 	listeners := g.listeners
 	g.listeners = map[string]*openListener{}
 	g.mu.Unlock()
@@ -381,6 +385,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	// Only now cut short the delayed releases (transports and logs retired
+	// by earlier reloads): requests draining above may still use them.
+	close(g.closingC)
 	g.drains.Wait()
 
 	g.mu.Lock()

@@ -408,6 +408,9 @@ upstreams: [{name: app, backends: [{address: %q}]}]
 		{"two Content-Lengths", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "400"},
 		{"h2c upgrade", "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n", "400"},
 		{"no Host", "GET / HTTP/1.1\r\n\r\n", "400"},
+		{"encoded dot segment", "GET /public/..%2Fadmin HTTP/1.1\r\nHost: a\r\n\r\n", "400"},
+		{"encoded dots", "GET /public/%2e%2e/admin HTTP/1.1\r\nHost: a\r\n\r\n", "400"},
+		{"servlet path parameter dots", "GET /public/..;/admin HTTP/1.1\r\nHost: a\r\n\r\n", "400"},
 		{"unknown coding", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", "501"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -639,5 +642,30 @@ upstreams: [{name: a, backends: [{address: %q}]}]
 	}
 	if _, body, _ := get(t, c, newRequest(t, "GET", h.url("/"), nil)); body != "a" {
 		t.Errorf("kept listener answered %q after the reload, want \"a\"", body)
+	}
+}
+
+// Regression: h2c requests skipped the request-target rules of our
+// HTTP/1.1 parser, so /public/../admin matched a /public/ route.
+func TestDotSegmentsRefusedOverH2C(t *testing.T) {
+	var hits atomic.Int32
+	b := testenv.Backend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	h := start(t, fmt.Sprintf(`
+access_log: {output: "off"}
+listeners: [{name: web, address: "127.0.0.1:0"}]
+routes: [{name: public, match: {path_prefix: /public/}, upstream: app}]
+upstreams: [{name: app, backends: [{address: %q}]}]
+`, b.Listener.Addr()))
+	c := testenv.Client(t, testenv.H2C)
+	for _, target := range []string{"/public/../admin", "/public/..%2Fadmin"} {
+		req := newRequest(t, "GET", h.url("/"), nil)
+		req.URL.Opaque = target
+		status, _, _ := get(t, c, req)
+		if status != 400 {
+			t.Errorf("h2c GET %s = %d, want 400", target, status)
+		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("backend saw %d requests with dot segments, want 0", n)
 	}
 }

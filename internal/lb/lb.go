@@ -2,6 +2,7 @@ package lb
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"palisade/internal/upstream"
@@ -24,17 +25,30 @@ func New(name string) (Policy, error) {
 }
 
 // RoundRobin cycles through the available backends in order, ignoring key.
+// When the backends' weights differ it is nginx's smooth weighted round
+// robin: over any run of picks each backend gets its share of the weight
+// sum, and the picks of a heavy backend are spread out rather than
+// bunched (weights 5, 1, 1 give a a b a c a a).
 type RoundRobin struct {
 	next atomic.Uint64
+
+	mu      sync.Mutex // guards current
+	current map[*upstream.Backend]int
 }
 
 var _ Policy = (*RoundRobin)(nil)
 
-// Pick returns the next available backend after the last one picked.
+// Pick returns the next available backend. With equal weights it is one
+// atomic add; with unequal weights it takes a mutex.
 func (p *RoundRobin) Pick(pool []*upstream.Backend, _ uint64) *upstream.Backend {
 	n := uint64(len(pool))
 	if n == 0 {
 		return nil
+	}
+	for _, b := range pool[1:] {
+		if b.Weight() != pool[0].Weight() {
+			return p.pickWeighted(pool)
+		}
 	}
 	avail := uint64(0)
 	for _, b := range pool {
@@ -62,4 +76,32 @@ func (p *RoundRobin) Pick(pool []*upstream.Backend, _ uint64) *upstream.Backend 
 		}
 	}
 	return first
+}
+
+// pickWeighted is nginx's smooth weighted round robin
+// (ngx_http_upstream_get_peer): every available backend's current weight
+// grows by its weight, the largest is picked and drops by the total.
+func (p *RoundRobin) pickWeighted(pool []*upstream.Backend) *upstream.Backend {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.current == nil {
+		p.current = make(map[*upstream.Backend]int, len(pool))
+	}
+	total := 0
+	var best *upstream.Backend
+	for _, b := range pool {
+		if !b.Available() {
+			continue
+		}
+		w := b.Weight()
+		total += w
+		p.current[b] += w
+		if best == nil || p.current[b] > p.current[best] {
+			best = b
+		}
+	}
+	if best != nil {
+		p.current[best] -= total
+	}
+	return best
 }

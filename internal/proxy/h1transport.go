@@ -125,7 +125,7 @@ func (t *H1Transport) RoundTrip(req *http.Request, b *upstream.Backend) (*http.R
 			return resp, nil
 		}
 		var stale *staleConnError
-		if fresh || !errors.As(err, &stale) {
+		if fresh || !errors.As(err, &stale) || !replayable(req) {
 			return nil, err
 		}
 		if stale.bodyRead {
@@ -143,6 +143,23 @@ func (t *H1Transport) RoundTrip(req *http.Request, b *upstream.Backend) (*http.R
 		fresh = true
 		t.staleRetries.Add(1)
 	}
+}
+
+// replayable reports whether req may be sent again after a reused
+// connection failed without a response: the backend may have received and
+// acted on it, so only requests that are safe to repeat are (idempotent
+// methods, RFC 9110 §9.2.2, or a request carrying an Idempotency-Key), as
+// net/http's transport does.
+func replayable(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	_, ok := req.Header["Idempotency-Key"]
+	if !ok {
+		_, ok = req.Header["X-Idempotency-Key"]
+	}
+	return ok
 }
 
 // CloseIdleConnections closes every idle connection of every backend.

@@ -41,13 +41,45 @@ func isHopByHop(k string) bool {
 }
 
 // isForwardingHeader reports whether k is one of the fields that say who
-// the client is; they are believed only from a trusted peer.
+// the client is; they are believed only from a trusted peer. Spellings with
+// underscores (X_Forwarded_For) count too: CGI, WSGI and Rack backends map
+// both to HTTP_X_FORWARDED_FOR, so passing one would let a client spoof
+// what we replaced (nginx drops every underscored field by default).
 func isForwardingHeader(k string) bool {
 	switch k {
 	case "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded":
 		return true
 	}
+	if strings.IndexByte(k, '_') < 0 || len(k) < len("Forwarded") {
+		return false
+	}
+	for _, f := range [...]string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
+		if len(k) == len(f) && equalFoldDashUnderscore(k, f) {
+			return true
+		}
+	}
 	return false
+}
+
+// equalFoldDashUnderscore compares ASCII case-insensitively, with '_'
+// equal to '-'.
+func equalFoldDashUnderscore(a, b string) bool {
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == '_' {
+			x = '-'
+		}
+		if 'a' <= x && x <= 'z' {
+			x -= 'a' - 'A'
+		}
+		if 'a' <= y && y <= 'z' {
+			y -= 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // namedByConnection reports whether the Connection field values conn name

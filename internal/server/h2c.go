@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -133,7 +134,8 @@ func (c *replayConn) Read(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
-// h2Limits applies the limits net/http's HTTP/2 server does not know about,
+// h2Limits applies the rules and limits net/http's HTTP/2 server does not
+// know about: the path rules of our HTTP/1.1 parser, and,
 // read from the current options so that SetOptions reaches h2c too: the
 // header field count (431) and the body size (413 for a declared length,
 // *http.MaxBytesError from Read for a stream crossing it).
@@ -141,6 +143,12 @@ type h2Limits struct{ s *Server }
 
 func (h h2Limits) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	o := h.s.opts.Load()
+	// The path rules of our HTTP/1.1 parser, which net/http does not apply
+	// to :path: no dot segments, raw or decoded.
+	if dotSegment(r.URL.EscapedPath()) || dotSegment(r.URL.Path) || strings.IndexByte(r.URL.Path, 0) >= 0 {
+		writeBare(w, http.StatusBadRequest)
+		return
+	}
 	if o.MaxHeaderCount > 0 {
 		n := 0
 		for _, vs := range r.Header {

@@ -242,7 +242,15 @@ func parseTarget(method, target string, u *url.URL) (absolute bool, rj reject) {
 			u.Path, u.RawQuery, u.ForceQuery = path, query, hasQuery && query == ""
 			return false, reject{}
 		}
-		return false, parseURL(target, u)
+		if rj := parseURL(target, u); rj.status != 0 {
+			return false, rj
+		}
+		// Routes match the decoded path: "/public/..%2Fadmin" must not
+		// match /public/ and reach a backend that decodes it to /admin.
+		if dotSegment(u.Path) {
+			return false, badRequest("dot segment in decoded path")
+		}
+		return false, reject{}
 	case target == "*":
 		// RFC 9112 §3.2.4: asterisk-form is for OPTIONS only.
 		if method != http.MethodOptions {
@@ -278,6 +286,9 @@ func parseTarget(method, target string, u *url.URL) (absolute bool, rj reject) {
 	}
 	if rj := parseURL(target, u); rj.status != 0 {
 		return false, rj
+	}
+	if dotSegment(u.Path) {
+		return false, badRequest("dot segment in decoded path")
 	}
 	if u.Host != authority {
 		return false, badRequest("invalid authority")
@@ -328,6 +339,11 @@ func dotSegment(path string) bool {
 				seg = seg[1:]
 			case len(seg) >= 3 && seg[0] == '%' && seg[1] == '2' && (seg[2] == 'e' || seg[2] == 'E'):
 				seg = seg[3:]
+			case seg[0] == ';' && dots > 0:
+				// "..;/" is ".." to servlet containers, which drop
+				// path parameters before resolving dot segments.
+				seg = ""
+				continue
 			default:
 				dots = -1
 				seg = ""

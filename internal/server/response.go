@@ -480,7 +480,9 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		br = bufio.NewReader(c.nc)
 	}
 	c.rpos = c.rend
-	c.srv.untrack(c)
+	// The connection stays tracked until its handler returns, so that
+	// Shutdown and Close can end a tunnel (a WebSocket) that outlives the
+	// grace period by closing the socket under the hijacker.
 	return c.nc, bufio.NewReadWriter(br, bufio.NewWriter(c.nc)), nil
 }
 

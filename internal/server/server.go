@@ -155,8 +155,9 @@ func (s *Server) untrack(c *conn) {
 // waits for every connection goroutine to end. When ctx expires first it
 // closes every connection, cancels the request contexts, waits for the
 // goroutines all the same and returns ctx's error; a handler that neither
-// returns nor watches its context therefore delays Shutdown. Hijacked
-// connections are the hijacker's business.
+// returns nor watches its context therefore delays Shutdown. A hijacked
+// connection (a WebSocket tunnel) counts as in flight until its handler
+// returns, and is closed under the hijacker when ctx expires.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.inShutdown.Store(true)
 	s.mu.Lock()
