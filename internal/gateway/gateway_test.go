@@ -669,3 +669,99 @@ upstreams: [{name: app, backends: [{address: %q}]}]
 		t.Errorf("backend saw %d requests with dot segments, want 0", n)
 	}
 }
+
+// Regression: Shutdown waited forever for an open WebSocket, because a
+// hijacked connection was neither drained nor closed when the grace period
+// ran out, so SIGTERM hung the process.
+func TestShutdownEndsWebSocketsAfterGrace(t *testing.T) {
+	b := testenv.Backend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for {
+			if _, _, err := c.Read(context.Background()); err != nil {
+				return
+			}
+		}
+	}))
+	file := filepath.Join(t.TempDir(), "palisade.yaml")
+	os.WriteFile(file, []byte(fmt.Sprintf(`
+access_log: {output: "off"}
+listeners: [{name: web, address: "127.0.0.1:0"}]
+routes: [{name: ws, match: {path: /ws}, upstream: app}]
+upstreams: [{name: app, backends: [{address: %q}]}]
+`, b.Listener.Addr())), 0o644)
+	g := New(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := g.ApplyFile(file); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := websocket.Dial(context.Background(), "ws://"+g.Addr("127.0.0.1:0").String()+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- g.Shutdown(ctx) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Shutdown = %v, want the grace period's context.DeadlineExceeded", err)
+		}
+	case <-time.After(10 * time.Second):
+		c.CloseNow()
+		<-done
+		t.Fatal("Shutdown with a 300ms grace period was still blocked by an idle WebSocket after 10s")
+	}
+}
+
+// Regression: a POST on a pooled connection the backend had closed was
+// sent again on a new connection, so a backend that acted on it and then
+// died saw it twice.
+func TestStaleConnectionDoesNotReplayPOST(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var posts atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					if req.Method == "POST" {
+						posts.Add(1)
+						return // acted on it, then died before answering
+					}
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				}
+			}()
+		}
+	}()
+	h := start(t, fmt.Sprintf(`
+access_log: {output: "off"}
+listeners: [{name: web, address: "127.0.0.1:0"}]
+routes: [{name: a, upstream: app}]
+upstreams: [{name: app, backends: [{address: %q}]}]
+`, ln.Addr()))
+	c := testenv.Client(t, testenv.H1)
+	get(t, c, newRequest(t, "GET", h.url("/warm"), nil))
+	status, _, _ := get(t, c, newRequest(t, "POST", h.url("/charge"), nil))
+	if n := posts.Load(); n != 1 || status != 502 {
+		t.Errorf("POST = %d, backend saw it %d times; want 502 and exactly once", status, n)
+	}
+}
