@@ -74,7 +74,9 @@ func readResponse(br *bufio.Reader, want int) error {
 }
 
 // startRawBackend answers every request with a fixed body of size bytes.
-func startRawBackend(b *testing.B, size int) string {
+func startRawBackend(b *testing.B, size int) string { return startRawBackendT(b, size) }
+
+func startRawBackendT(b testing.TB, size int) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -112,7 +114,9 @@ func startRawBackend(b *testing.B, size int) string {
 
 // startGateway runs Palisade in front of backend with the access log on
 // (written to io.Discard's equivalent: a file would measure the disk).
-func startGateway(b *testing.B, backend string) string {
+func startGateway(b *testing.B, backend string) string { return startGatewayT(b, backend) }
+
+func startGatewayT(b testing.TB, backend string) string {
 	cfg, err := config.Parse("bench.yaml", []byte(fmt.Sprintf(`
 access_log: {output: /dev/null}
 listeners: [{name: web, address: "127.0.0.1:0"}]

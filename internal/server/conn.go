@@ -65,7 +65,7 @@ type conn struct {
 	// it ends, not when each request ends.
 	ctx    context.Context
 	cancel context.CancelFunc
-	base   *http.Request // carries ctx; copied into each request
+	base   http.Request // carries ctx; copied into each request
 
 	state      atomic.Int32 // connIdle while waiting for a request
 	closeAfter atomic.Bool  // close once the current response is done
@@ -113,7 +113,9 @@ func (c *conn) init(s *Server, nc net.Conn) {
 		ctx = s.connContext(ctx, nc)
 	}
 	c.ctx, c.cancel = context.WithCancel(ctx)
-	c.base = (&http.Request{}).WithContext(c.ctx)
+	// Kept by value: WithContext's copy is garbage at once, so an idle
+	// connection holds one Request less.
+	c.base = *(&http.Request{}).WithContext(c.ctx)
 	c.resp.c = c
 	c.body.c = c
 	c.initRaw()
@@ -387,7 +389,7 @@ func (c *conn) serveRequest(o *Options) bool {
 		return false
 	}
 	blk := new(requestBlock)
-	blk.req = *c.base
+	blk.req = c.base
 	f, rj := parseRequest(head, lines, o, blk)
 	if rj.status != 0 {
 		c.writeReject(rj)
@@ -418,11 +420,22 @@ func (c *conn) serveRequest(o *Options) bool {
 	reuse := c.body.drain()
 	c.expect.Store(expectNone)
 	c.releaseWrite()
+	c.forgetRequest()
 	if !reuse {
 		c.linger = true
 		return false
 	}
 	return c.werr == nil && !c.closeAfter.Load() && !c.srv.inShutdown.Load()
+}
+
+// forgetRequest drops what the finished request left in the connection's
+// reused response and body state, so that an idle keep-alive connection
+// keeps none of it alive (the request, the response header values, which
+// point into the backend's response head, and the trailers).
+func (c *conn) forgetRequest() {
+	clear(c.resp.header)
+	c.resp.req, c.resp.trailers = nil, nil
+	c.body.req, c.body.trailer, c.body.line = nil, nil, nil
 }
 
 // runHandler calls the handler and reports whether it returned normally.
