@@ -60,7 +60,7 @@ Try, from another terminal:
   curl -i http://%[1]s/                       # round robin: run it twice
   curl -s --compressed -i http://%[1]s/api/items  # a JSON list, compressed (zstd, br or gzip)
   curl -N http://%[1]s/events                 # server-sent events, streamed as they happen
-  curl -i http://%[1]s/nowhere -X DELETE      # the api route takes GET/POST only; this one goes to /
+  curl -i -X DELETE http://%[1]s/api/items    # the api route takes GET and POST only: this goes to the default route
 Access log lines (JSON) appear on stdout. Ctrl-C stops it.
 `, front, demoBackends[0], demoBackends[1])
 	return serve(cfg, log, stderr, nil)

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -17,7 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/andybalholm/brotli"
 	"github.com/coder/websocket"
+	"github.com/klauspost/compress/zstd"
 
 	"palisade/internal/config"
 	"palisade/internal/testenv"
@@ -763,5 +766,70 @@ upstreams: [{name: app, backends: [{address: %q}]}]
 	status, _, _ := get(t, c, newRequest(t, "POST", h.url("/charge"), nil))
 	if n := posts.Load(); n != 1 || status != 502 {
 		t.Errorf("POST = %d, backend saw it %d times; want 502 and exactly once", status, n)
+	}
+}
+
+// TestCompressionThroughProxy checks each encoding end to end: a backend's
+// JSON comes back encoded as negotiated, decodes to the same bytes, and
+// carries Vary and a weakened validator that still revalidates.
+func TestCompressionThroughProxy(t *testing.T) {
+	body := strings.Repeat(`{"id":1,"name":"user","email":"user@example.com"},`, 200)
+	b := testenv.Backend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"v1"`)
+		if r.Header.Get("If-None-Match") != "" && strings.Contains(r.Header.Get("If-None-Match"), `"v1"`) {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, body)
+	}))
+	h := start(t, fmt.Sprintf(`
+access_log: {output: "off"}
+listeners: [{name: web, address: "127.0.0.1:0"}]
+routes: [{name: api, match: {path_prefix: /}, middlewares: [{kind: compress}], upstream: app}]
+upstreams: [{name: app, backends: [{address: %q}]}]
+`, b.Listener.Addr()))
+	decoders := map[string]func(io.Reader) (io.Reader, error){
+		"gzip": func(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) },
+		"zstd": func(r io.Reader) (io.Reader, error) { return zstd.NewReader(r) },
+		"br":   func(r io.Reader) (io.Reader, error) { return brotli.NewReader(r), nil },
+	}
+	for _, proto := range testenv.Protocols {
+		c := testenv.Client(t, proto)
+		for _, tc := range []struct{ accept, want string }{
+			{"gzip, deflate, br, zstd", "zstd"},
+			{"gzip, br", "gzip"},
+			{"br", "br"},
+			{"identity", ""},
+		} {
+			t.Run(string(proto)+"/"+tc.accept, func(t *testing.T) {
+				req := newRequest(t, "GET", h.url("/items"), nil)
+				req.Header.Set("Accept-Encoding", tc.accept)
+				status, got, hdr := get(t, c, req)
+				if status != 200 || hdr.Get("Content-Encoding") != tc.want || !strings.Contains(hdr.Get("Vary"), "Accept-Encoding") {
+					t.Fatalf("GET with Accept-Encoding %q = %d, Content-Encoding %q, Vary %q; want 200, %q, Accept-Encoding",
+						tc.accept, status, hdr.Get("Content-Encoding"), hdr.Get("Vary"), tc.want)
+				}
+				if tc.want != "" {
+					r, err := decoders[tc.want](strings.NewReader(got))
+					if err != nil {
+						t.Fatal(err)
+					}
+					dec, err := io.ReadAll(r)
+					if err != nil || string(dec) != body {
+						t.Fatalf("%s body decodes to %d bytes (%v), want the backend's %d", tc.want, len(dec), err, len(body))
+					}
+					if hdr.Get("ETag") != `W/"v1"` {
+						t.Errorf("ETag = %q, want the weakened W/\"v1\"", hdr.Get("ETag"))
+					}
+					cond := newRequest(t, "GET", h.url("/items"), nil)
+					cond.Header.Set("Accept-Encoding", tc.accept)
+					cond.Header.Set("If-None-Match", hdr.Get("ETag"))
+					if status, _, _ := get(t, c, cond); status != 304 {
+						t.Errorf("revalidation with the weak ETag = %d, want 304", status)
+					}
+				}
+			})
+		}
 	}
 }
