@@ -312,23 +312,19 @@ func (g *Gateway) drain(ol *openListener, timeout time.Duration) {
 // retire closes t once requests that may still use it have had time to end.
 func (g *Gateway) retire(t proxy.Transport, after time.Duration) {
 	t.CloseIdleConnections()
-	g.drains.Add(1)
-	go func() {
-		defer g.drains.Done()
-		timer := time.NewTimer(after)
-		defer timer.Stop()
-		select {
-		case <-timer.C:
-		case <-g.closing():
-		}
-		t.Close()
-	}()
+	g.releaseAfter(after, func() { t.Close() })
 }
 
 func (g *Gateway) retireLog(l *obs.AccessLog, after time.Duration) {
-	if l == nil {
-		return
+	if l != nil {
+		g.releaseAfter(after, func() { l.Close() })
 	}
+}
+
+// releaseAfter runs release after the delay, or at once when the gateway
+// shuts down; one goroutine per released object per reload, none per
+// request.
+func (g *Gateway) releaseAfter(after time.Duration, release func()) {
 	g.drains.Add(1)
 	go func() {
 		defer g.drains.Done()
@@ -338,7 +334,7 @@ func (g *Gateway) retireLog(l *obs.AccessLog, after time.Duration) {
 		case <-timer.C:
 		case <-g.closing():
 		}
-		l.Close()
+		release()
 	}()
 }
 
