@@ -46,16 +46,23 @@ const maxDrain = 256 << 10
 // h2Preface starts every HTTP/2 connection (RFC 9113 §3.4).
 const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
-// conn is the state of one client connection, owned by its goroutine. The
-// struct is pooled by the Server; everything per request in it (the
-// response writer and the body reader) is reused from one request to the
-// next, which the http.Handler contract allows: neither may be used after
-// ServeHTTP returns.
+// errParked reports that readIdle handed the connection to the idle
+// parker: the goroutine that called it must end without touching c.
+var errParked = errors.New("connection parked")
+
+// conn is the state of one client connection, owned by its goroutine (or,
+// while parked, by the Server's idle parker). The struct is pooled by the
+// Server and kept small, since an idle connection holds it: the response
+// writer and body reader of a request live in an exchange taken from
+// another pool for the request's duration, which the http.Handler contract
+// allows: neither may be used after ServeHTTP returns.
 type conn struct {
 	srv      *Server
 	nc       net.Conn
 	rc       syscall.RawConn // nil when nc has no file descriptor
 	idleFn   func(fd uintptr) bool
+	nowFn    func(fd uintptr)
+	fd       int32 // socket descriptor, -1 when nc has none
 	remote   string
 	accepted time.Time
 
@@ -67,10 +74,18 @@ type conn struct {
 	cancel context.CancelFunc
 	base   http.Request // carries ctx; copied into each request
 
-	state      atomic.Int32 // connIdle while waiting for a request
+	state      atomic.Int32 // connIdle while waiting for a request on a goroutine
 	closeAfter atomic.Bool  // close once the current response is done
 	linger     bool         // input may be left unread: close gently
 	hijacked   bool
+	first      bool // no request read yet
+
+	// Idle wait: its deadline (zero: none), and the parker's bookkeeping.
+	waitDL  time.Time
+	serveFn func() // c.serve, made once: a go statement with it does not allocate
+	woken   bool   // the parker resumed c: keep waitDL
+	inEpoll bool   // the socket is in the parker's epoll instance
+	heapIdx int    // index in the parker's deadline heap, -1 when not in it
 
 	// Read side: the request head and body, read by the goroutine
 	// running the handler (or the one it reads the body from).
@@ -80,6 +95,7 @@ type conn struct {
 	rdl        time.Time // read deadline in force
 	idleN      int
 	idleErr    error
+	idleDone   bool
 	one        [1]byte
 	headBytes  int
 	headLines  int
@@ -100,13 +116,49 @@ type conn struct {
 	contLine [25]byte
 
 	opts *Options
+	x    *exchange // the request in progress, nil between requests
+}
+
+// exchange is the response writer and body reader of one request, pooled
+// by the Server. A connection holds one only while a request is in
+// progress, so an idle connection keeps neither them nor the response
+// header map they reuse.
+type exchange struct {
 	resp response
 	body requestBody
 }
 
+// takeExchange gives c a pooled exchange for the request starting.
+func (c *conn) takeExchange() *exchange {
+	x := c.srv.exchanges.Get().(*exchange)
+	x.resp.c, x.body.c = c, c
+	c.x = x
+	return x
+}
+
+// releaseExchange returns c's exchange to the pool, keeping only the
+// response header map (emptied) for the next request: nothing the
+// finished request referenced stays alive (the request, the header values,
+// which point into the backend's response head, the trailers).
+func (c *conn) releaseExchange() {
+	x := c.x
+	if x == nil {
+		return
+	}
+	c.x = nil
+	h := x.resp.header
+	if len(h) > 32 {
+		h = nil // an unusual response: let its large map go
+	} else {
+		clear(h)
+	}
+	*x = exchange{resp: response{header: h}}
+	c.srv.exchanges.Put(x)
+}
+
 // init prepares c for the accepted connection nc.
 func (c *conn) init(s *Server, nc net.Conn) {
-	*c = conn{srv: s, nc: nc, accepted: time.Now(), resp: c.resp}
+	*c = conn{srv: s, nc: nc, fd: -1, first: true, heapIdx: -1, accepted: time.Now()}
 	c.remote = nc.RemoteAddr().String()
 	ctx := context.WithValue(context.Background(), http.LocalAddrContextKey, nc.LocalAddr())
 	if s.connContext != nil {
@@ -116,25 +168,31 @@ func (c *conn) init(s *Server, nc net.Conn) {
 	// Kept by value: WithContext's copy is garbage at once, so an idle
 	// connection holds one Request less.
 	c.base = *(&http.Request{}).WithContext(c.ctx)
-	c.resp.c = c
-	c.body.c = c
 	c.initRaw()
 }
 
-// serve runs the connection from accept to close.
+// serve runs the connection from accept, or from the parker's wake-up,
+// until it closes or is parked.
 func (c *conn) serve() {
-	defer c.exit()
+	parked := false
 	defer func() {
 		if p := recover(); p != nil {
 			c.srv.log.Error("connection panic", "remote", c.remote, "panic", p, "stack", string(debug.Stack()))
 		}
+		if !parked {
+			c.exit()
+		}
 	}()
-	for first := true; ; first = false {
+	for {
 		o := c.srv.opts.Load()
 		c.opts = o
+		first := c.first
 		if err := c.awaitRequest(o, first); err != nil {
+			// Parked: c belongs to the parker now.
+			parked = err == errParked
 			return
 		}
+		c.first = false
 		if first && c.prefacePending() {
 			c.handoffH2()
 			return
@@ -153,6 +211,9 @@ func (c *conn) serve() {
 // closed unless hijacked or handed over, the context cancelled.
 func (c *conn) exit() {
 	s := c.srv
+	// Before the socket is closed (a hijacked or handed-over one left
+	// already): its number may be reused at once.
+	c.leaveEpoll()
 	if c.nc != nil && !c.hijacked {
 		if c.linger {
 			c.lingerClose()
@@ -163,9 +224,10 @@ func (c *conn) exit() {
 	c.cancel()
 	c.releaseRead()
 	c.releaseWrite()
+	c.releaseExchange()
 	s.untrack(c)
 	s.connWG.Done()
-	*c = conn{resp: response{header: c.resp.header}}
+	*c = conn{}
 	s.conns.Put(c)
 }
 
@@ -193,32 +255,71 @@ func (c *conn) lingerClose() {
 // bytes already buffered are served without waiting. Otherwise the read
 // buffer goes back to the pool and the wait happens without one; it is
 // bounded by ReadHeaderTimeout from accept for the first request and by
-// IdleTimeout for the next ones. On return the read deadline bounds the
-// whole head.
+// IdleTimeout for the next ones (c.waitDL). It returns errParked when the
+// connection was parked: the caller must then leave c alone. On any other
+// return the read deadline bounds the whole head.
 func (c *conn) awaitRequest(o *Options, first bool) error {
 	if c.rpos < c.rend {
 		c.setReadTimeout(o.ReadHeaderTimeout, time.Now())
 		return nil
 	}
 	c.releaseRead()
-	if first {
-		if o.ReadHeaderTimeout > 0 {
-			c.setReadDeadline(c.accepted.Add(o.ReadHeaderTimeout))
-		}
+	// Bytes are likely there already for a first request (sent with the
+	// connect) and after a wake-up, not right after a response.
+	readNow := first || c.woken
+	if c.woken {
+		// Back from the parker: a spurious wake-up parks again with the
+		// same deadline.
+		c.woken = false
 	} else {
-		c.setReadTimeout(o.IdleTimeout, time.Now())
+		c.waitDL = time.Time{}
+		switch {
+		case first && o.ReadHeaderTimeout > 0:
+			c.waitDL = c.accepted.Add(o.ReadHeaderTimeout)
+		case !first && o.IdleTimeout > 0:
+			c.waitDL = time.Now().Add(o.IdleTimeout)
+		}
 	}
 	c.state.Store(connIdle)
 	if c.srv.inShutdown.Load() {
 		return http.ErrServerClosed
 	}
-	err := c.readIdle()
+	err := c.readIdle(readNow)
+	if err == errParked {
+		return err
+	}
 	c.state.Store(connActive)
 	if err != nil {
 		return err
 	}
-	if !first {
+	if first {
+		// The first head is bounded from accept.
+		if !c.rdl.Equal(c.waitDL) {
+			c.setReadDeadline(c.waitDL)
+		}
+	} else {
 		c.setReadTimeout(o.ReadHeaderTimeout, time.Now())
+	}
+	return nil
+}
+
+// armWait sets the read deadline for a wait on the connection's goroutine
+// to c.waitDL (keeping a deadline already set up to IdleTimeout/8 earlier,
+// to spare a timer update), then checks for Shutdown: Shutdown wakes the
+// idle connections it finds by moving their deadline, so a connection
+// must set its own deadline before it looks.
+func (c *conn) armWait() error {
+	want := c.waitDL
+	switch {
+	case want.IsZero():
+		if !c.rdl.IsZero() {
+			c.setReadDeadline(time.Time{})
+		}
+	case c.rdl.IsZero() || c.rdl.After(want) || want.Sub(c.rdl) > c.opts.IdleTimeout/8:
+		c.setReadDeadline(want)
+	}
+	if c.srv.inShutdown.Load() {
+		return http.ErrServerClosed
 	}
 	return nil
 }
@@ -398,17 +499,18 @@ func (c *conn) serveRequest(o *Options) bool {
 	r := &blk.req
 	r.RemoteAddr = c.remote
 	c.closeAfter.Store(!f.keepAlive)
+	x := c.takeExchange()
 	if f.chunked || f.contentLength > 0 {
-		c.body.reset(r, &f, o)
-		r.Body = &c.body
+		x.body.reset(r, &f, o)
+		r.Body = &x.body
 		if f.expectContinue {
 			c.expect.Store(expectPending)
 		}
 	} else {
-		c.body.active = false
+		x.body.active = false
 		r.Body = http.NoBody
 	}
-	c.resp.reset(r, &f)
+	x.resp.reset(r, &f)
 
 	if !c.runHandler(r) {
 		return false
@@ -416,26 +518,16 @@ func (c *conn) serveRequest(o *Options) bool {
 	if c.hijacked {
 		return false
 	}
-	c.resp.finish()
-	reuse := c.body.drain()
+	x.resp.finish()
+	reuse := x.body.drain()
 	c.expect.Store(expectNone)
 	c.releaseWrite()
-	c.forgetRequest()
+	c.releaseExchange()
 	if !reuse {
 		c.linger = true
 		return false
 	}
 	return c.werr == nil && !c.closeAfter.Load() && !c.srv.inShutdown.Load()
-}
-
-// forgetRequest drops what the finished request left in the connection's
-// reused response and body state, so that an idle keep-alive connection
-// keeps none of it alive (the request, the response header values, which
-// point into the backend's response head, and the trailers).
-func (c *conn) forgetRequest() {
-	clear(c.resp.header)
-	c.resp.req, c.resp.trailers = nil, nil
-	c.body.req, c.body.trailer, c.body.line = nil, nil, nil
 }
 
 // runHandler calls the handler and reports whether it returned normally.
@@ -454,12 +546,12 @@ func (c *conn) runHandler(r *http.Request) (ok bool) {
 		}
 		c.srv.log.Error("handler panic", "remote", c.remote, "method", r.Method,
 			"uri", r.RequestURI, "panic", p, "stack", string(debug.Stack()))
-		if !c.resp.wroteHeader {
+		if !c.x.resp.wroteHeader {
 			c.wbuf, c.wstart = c.wbuf[:0], 0
 			c.writeReject(reject{http.StatusInternalServerError, "handler panic"})
 		}
 	}()
-	c.srv.handler.ServeHTTP(&c.resp, r)
+	c.srv.handler.ServeHTTP(&c.x.resp, r)
 	return true
 }
 

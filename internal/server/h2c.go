@@ -83,6 +83,7 @@ func (c *conn) handoffH2() {
 	c.nc.SetDeadline(time.Time{})
 	s.untrack(c)
 	c.hijacked = true
+	c.leaveEpoll() // before net/http may close the socket
 	select {
 	case h.ln.conns <- rc:
 	case <-h.ln.closed:

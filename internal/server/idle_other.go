@@ -5,6 +5,19 @@ package server
 // initRaw does nothing where readIdle has no poller-based wait.
 func (c *conn) initRaw() {}
 
-// readIdle waits for the first bytes of a request without holding a
-// buffer.
-func (c *conn) readIdle() error { return c.readIdlePortable() }
+// readIdle waits on the connection's goroutine for the first bytes of a
+// request, without holding a buffer.
+func (c *conn) readIdle(bool) error {
+	if err := c.armWait(); err != nil {
+		return err
+	}
+	return c.readIdlePortable()
+}
+
+// leaveEpoll does nothing: connections are never parked here.
+func (c *conn) leaveEpoll() {}
+
+// parker exists on Linux only; here Server.parker stays nil.
+type parker struct{}
+
+func (*parker) close() {}

@@ -215,7 +215,7 @@ func (w *response) appendFraming(b []byte, final bool) []byte {
 		// HTTP/1.0 has no chunking: the body ends with the connection.
 		c.closeAfter.Store(true)
 	}
-	if final && c.body.unreadLeft() {
+	if final && c.x.body.unreadLeft() {
 		c.closeAfter.Store(true)
 	}
 	switch {
@@ -466,6 +466,9 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	w.hijacked = true
 	c.hijacked = true
+	// While the socket is surely ours: the hijacker may close it, and its
+	// number be reused, before the handler returns.
+	c.leaveEpoll()
 	c.declineContinue()
 	c.nc.SetDeadline(time.Time{})
 	c.rdl, c.wdl = time.Time{}, time.Time{}

@@ -28,19 +28,28 @@ type Server struct {
 	connContext func(ctx context.Context, c net.Conn) context.Context
 
 	// blocks holds the read and write buffers of connections between
-	// requests; conns the per-connection state.
-	blocks sync.Pool
-	conns  sync.Pool
+	// requests; conns the per-connection state; exchanges the
+	// per-request state.
+	blocks    sync.Pool
+	conns     sync.Pool
+	exchanges sync.Pool
 	// date is the Date line of the current second.
 	date atomic.Pointer[dateLine]
 
+	// parker holds the idle connections without a goroutine (Linux); nil
+	// until the first connection goes idle.
+	parker atomic.Pointer[parker]
+
 	inShutdown atomic.Bool
-	connWG     sync.WaitGroup
+	// connWG counts the connections from accept to close, parked ones
+	// included, and the parker's goroutine.
+	connWG sync.WaitGroup
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
-	active    map[*conn]struct{}
+	active    map[*conn]struct{} // connections owned by a goroutine
 	h2        *h2cServer
+	noParker  bool // epoll failed: idle connections keep their goroutine
 }
 
 // New returns a server calling h for every request, with the given options
@@ -57,6 +66,7 @@ func New(h http.Handler, opts Options, log *slog.Logger) *Server {
 	}
 	s.blocks.New = func() any { return new(block) }
 	s.conns.New = func() any { return new(conn) }
+	s.exchanges.New = func() any { return new(exchange) }
 	s.SetOptions(opts)
 	return s
 }
@@ -142,7 +152,8 @@ func (s *Server) newConn(nc net.Conn) *conn {
 }
 
 // untrack removes c from the connections Shutdown and Close act on: it has
-// been hijacked, handed to the h2c server, or is ending.
+// been hijacked, handed to the h2c server, parked (the parker closes it
+// then), or is ending.
 func (s *Server) untrack(c *conn) {
 	s.mu.Lock()
 	delete(s.active, c)
@@ -172,6 +183,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	h2 := s.h2
 	s.mu.Unlock()
+	// Parked connections are idle: closed at once.
+	if p := s.parker.Load(); p != nil {
+		p.close()
+	}
 
 	var h2err chan error
 	if h2 != nil {
@@ -211,6 +226,10 @@ func (s *Server) Close() error {
 	s.closeListenersLocked()
 	h2 := s.h2
 	s.mu.Unlock()
+	// Before closeConns: a connection the parker resumes is tracked by then.
+	if p := s.parker.Load(); p != nil {
+		p.close()
+	}
 	s.closeConns()
 	if h2 != nil {
 		h2.srv.Close()
