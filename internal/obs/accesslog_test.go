@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -54,6 +55,31 @@ func TestAppendStringInvalidUTF8(t *testing.T) {
 	got := string(appendString(nil, "a\xffb\u00e9"))
 	if got != `"a\ufffdb`+"\u00e9"+`"` {
 		t.Errorf("appendString = %s", got)
+	}
+}
+
+// TestAppendTimeAndMillis compares the cached timestamp and the integer
+// duration with what the time and strconv packages format, across second,
+// day and year boundaries, time zones and clock steps.
+func TestAppendTimeAndMillis(t *testing.T) {
+	zone := time.FixedZone("UTC+5:30", 5*3600+1800)
+	base := time.Date(2026, 12, 31, 23, 59, 58, 0, time.UTC)
+	for i := range 5000 {
+		tm := base.Add(time.Duration(i) * 977 * time.Microsecond)
+		if i%3 == 0 {
+			tm = tm.In(zone)
+		}
+		if got, want := string(appendTime(nil, tm)), tm.UTC().Format("2006-01-02T15:04:05.000Z07:00"); got != want {
+			t.Fatalf("appendTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
+	for _, d := range []time.Duration{0, 999, time.Microsecond, 1500 * time.Microsecond, 59*time.Second + 123456*time.Microsecond, 3 * time.Hour} {
+		if got, want := string(appendMillis(nil, d)), strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 3, 64); got != want {
+			t.Errorf("appendMillis(%v) = %s, want %s", d, got, want)
+		}
+	}
+	if got := string(appendMillis(nil, -time.Second)); got != "0.000" {
+		t.Errorf("appendMillis(-1s) = %s, want 0.000", got)
 	}
 }
 
