@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"syscall"
 
 	"palisade/internal/middleware"
 )
@@ -143,4 +144,18 @@ func (w *responseWriter) finish(completed bool) {
 	}
 	w.c.pools[w.coding].put(w.enc)
 	w.enc = nil
+}
+
+// Splice passes the body straight to the client when this response is not
+// compressed and the wrapped writer can splice; a compressed body must go
+// through the encoder.
+func (w *responseWriter) Splice(src syscall.RawConn, n int64) (int64, bool, error) {
+	if !w.wroteHeader {
+		w.start(http.StatusOK)
+	}
+	s, ok := w.ResponseWriter.(middleware.Splicer)
+	if w.enc != nil || w.hijacked || !ok {
+		return 0, false, nil
+	}
+	return s.Splice(src, n)
 }

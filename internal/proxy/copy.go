@@ -78,6 +78,11 @@ var errClientWrite = errors.New("writing response")
 func (ex *exchange) copyBody(resp *http.Response, buf []byte) error {
 	body := resp.Body
 	streaming := isStreamingType(resp.Header["Content-Type"])
+	if b, ok := body.(*h1Body); ok && !streaming {
+		if done, err := ex.spliceBody(b, buf); done {
+			return err
+		}
+	}
 	br, exact := body.(bufferedReader)
 	for {
 		n, rerr := body.Read(buf)
@@ -100,6 +105,45 @@ func (ex *exchange) copyBody(resp *http.Response, buf []byte) error {
 			return rerr
 		}
 	}
+}
+
+// spliceMin is the least body left after the buffered part for which
+// splicing pays: below it, copying through the buffer costs less than the
+// pipe's extra system calls.
+const spliceMin = 32 << 10
+
+// spliceBody sends the rest of a Content-Length body from a TCP backend to
+// the client through the kernel (middleware.Splicer), after writing what
+// is already buffered. done false means it did not splice, possibly after
+// writing the buffered bytes: the copy loop carries on with the body.
+func (ex *exchange) spliceBody(b *h1Body, buf []byte) (done bool, err error) {
+	s, ok := ex.w.(middleware.Splicer)
+	if !ok || b.mode != bodyLength || b.c.rc == nil || b.done || b.err != nil ||
+		b.remaining-int64(b.br.Buffered()) < spliceMin {
+		return false, nil
+	}
+	for b.br.Buffered() > 0 {
+		n, _ := b.Read(buf[:min(len(buf), b.br.Buffered())])
+		if _, werr := ex.w.Write(buf[:n]); werr != nil {
+			return true, fmt.Errorf("%w: %w: %w", middleware.ErrClientGone, errClientWrite, werr)
+		}
+	}
+	written, ok, err := s.Splice(b.c.rc, b.remaining)
+	if !ok {
+		return false, nil
+	}
+	b.remaining -= written
+	switch {
+	case err == nil && b.remaining == 0:
+		b.finish()
+		return true, nil
+	case errors.Is(err, middleware.ErrClientGone):
+		b.fail(err)
+		return true, fmt.Errorf("%w: %w", errClientWrite, err)
+	case err == nil:
+		err = io.ErrUnexpectedEOF
+	}
+	return true, b.fail(err)
 }
 
 // flush sends what the client-facing server buffered.

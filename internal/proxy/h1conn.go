@@ -34,6 +34,9 @@ type h1Conn struct {
 	// reports false when interrupt has run or is running, and then the
 	// connection must not be reused.
 	stop func() bool
+	// rc is the socket of a TCP connection, for splicing bodies to the
+	// client; nil otherwise.
+	rc syscall.RawConn
 }
 
 // staleConnError reports that a reused connection failed before the first

@@ -305,6 +305,9 @@ func (p *h1Pool) dial(ctx context.Context) (*h1Conn, error) {
 	}
 	c := &h1Conn{pool: p, nc: nc}
 	c.interrupt = func() { nc.SetDeadline(aLongTimeAgo()) }
+	if tc, ok := nc.(*net.TCPConn); ok {
+		c.rc, _ = tc.SyscallConn()
+	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()

@@ -1,0 +1,143 @@
+//go:build linux
+
+package server
+
+import (
+	"errors"
+	"io"
+	"os"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// pipeSize is the capacity of a splice pipe (Linux's default: 16 pages),
+// so also the most one splice into it moves.
+const pipeSize = 64 << 10
+
+// splicePipe is a pipe that carries bytes between two sockets inside the
+// kernel. It is empty whenever it is in the pool.
+type splicePipe struct {
+	r, w    int
+	cleanup runtime.Cleanup
+}
+
+// pipes holds empty splice pipes; a pipe the GC drops is closed by its
+// cleanup.
+var pipes = sync.Pool{New: func() any {
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		return nil
+	}
+	p := &splicePipe{r: fds[0], w: fds[1]}
+	p.cleanup = runtime.AddCleanup(p, closePipe, fds)
+	return p
+}}
+
+func closePipe(fds [2]int) {
+	unix.Close(fds[0])
+	unix.Close(fds[1])
+}
+
+// Splice implements middleware.Splicer: it sends the head and buffered
+// body, then moves n body bytes from src to the client's socket through a
+// pipe, waiting for either socket in the runtime poller under its own
+// deadline (src's as its owner set it, the client's WriteTimeout per move
+// as for any write). It declines, having done nothing, unless the client
+// connection is a plain socket and the response is framed by a
+// Content-Length with room for n more bytes.
+func (w *response) Splice(src syscall.RawConn, n int64) (int64, bool, error) {
+	if w.hijacked {
+		return 0, false, nil
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(200)
+	}
+	c := w.c
+	if c.rc == nil || w.isHEAD || w.bodyRefused || !w.framed || w.chunked || w.declared < 0 ||
+		w.written+n > w.declared || c.werr != nil || n <= 0 {
+		return 0, false, nil
+	}
+	p, _ := pipes.Get().(*splicePipe)
+	if p == nil {
+		return 0, false, nil
+	}
+	if err := c.flush(); err != nil {
+		pipes.Put(p)
+		return 0, true, err
+	}
+	written, inPipe, err := c.splice(src, p, n)
+	w.written += written
+	if inPipe == 0 {
+		pipes.Put(p)
+	} else {
+		// Bytes stuck in the pipe: it cannot be reused.
+		p.cleanup.Stop()
+		closePipe([2]int{p.r, p.w})
+	}
+	return written, true, err
+}
+
+// splice moves n bytes from src through p to the client. It returns what
+// reached the client, what is left in the pipe after a failure, and the
+// error: a client one is recorded as a failed write.
+func (c *conn) splice(src syscall.RawConn, p *splicePipe, n int64) (written int64, inPipe int, err error) {
+	var (
+		moved   int
+		sysErr  error
+		want    int
+		fillFn  = func(fd uintptr) bool { return spliceStep(int(fd), p.w, want, &moved, &sysErr) }
+		drainFn = func(fd uintptr) bool { return spliceStep(p.r, int(fd), inPipe, &moved, &sysErr) }
+	)
+	for written < n {
+		want = int(min(n-written, pipeSize))
+		moved, sysErr = 0, nil
+		if err := src.Read(fillFn); err != nil {
+			return written, 0, err
+		}
+		if sysErr != nil {
+			return written, 0, os.NewSyscallError("splice", sysErr)
+		}
+		if moved == 0 {
+			return written, 0, io.ErrUnexpectedEOF
+		}
+		inPipe = moved
+		for inPipe > 0 {
+			c.setWriteTimeout(c.opts.WriteTimeout, time.Now())
+			moved, sysErr = 0, nil
+			err := c.rc.Write(drainFn)
+			if err == nil && sysErr != nil {
+				err = os.NewSyscallError("splice", sysErr)
+			}
+			if err != nil {
+				return written, inPipe, c.writeFailed(err)
+			}
+			inPipe -= moved
+			written += int64(moved)
+		}
+	}
+	return written, 0, nil
+}
+
+// spliceStep is one non-blocking splice from in to out of at most max
+// bytes, as a syscall.RawConn callback: it returns false to wait for the
+// socket when the call would block.
+func spliceStep(in, out, max int, moved *int, sysErr *error) bool {
+	for {
+		m, err := unix.Splice(in, nil, out, nil, max, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EAGAIN):
+			return false
+		case err != nil:
+			*sysErr = err
+		default:
+			*moved = int(m)
+		}
+		return true
+	}
+}
