@@ -19,10 +19,26 @@ import (
 const pipeSize = 64 << 10
 
 // splicePipe is a pipe that carries bytes between two sockets inside the
-// kernel. It is empty whenever it is in the pool.
+// kernel. It is empty whenever it is in the pool. It also holds the state
+// of the splice in progress and its syscall.RawConn callbacks, made once
+// per pipe, so that a splice allocates nothing.
 type splicePipe struct {
 	r, w    int
 	cleanup runtime.Cleanup
+
+	want, inPipe, moved int
+	sysErr              error
+	fillFn, drainFn     func(fd uintptr) bool
+}
+
+// fill moves up to want bytes from the socket fd into the pipe.
+func (p *splicePipe) fill(fd uintptr) bool {
+	return spliceStep(int(fd), p.w, p.want, &p.moved, &p.sysErr)
+}
+
+// drain moves what the pipe holds to the socket fd.
+func (p *splicePipe) drain(fd uintptr) bool {
+	return spliceStep(p.r, int(fd), p.inPipe, &p.moved, &p.sysErr)
 }
 
 // pipes holds empty splice pipes; a pipe the GC drops is closed by its
@@ -33,6 +49,7 @@ var pipes = sync.Pool{New: func() any {
 		return nil
 	}
 	p := &splicePipe{r: fds[0], w: fds[1]}
+	p.fillFn, p.drainFn = p.fill, p.drain
 	p.cleanup = runtime.AddCleanup(p, closePipe, fds)
 	return p
 }}
@@ -85,38 +102,32 @@ func (w *response) Splice(src syscall.RawConn, n int64) (int64, bool, error) {
 // reached the client, what is left in the pipe after a failure, and the
 // error: a client one is recorded as a failed write.
 func (c *conn) splice(src syscall.RawConn, p *splicePipe, n int64) (written int64, inPipe int, err error) {
-	var (
-		moved   int
-		sysErr  error
-		want    int
-		fillFn  = func(fd uintptr) bool { return spliceStep(int(fd), p.w, want, &moved, &sysErr) }
-		drainFn = func(fd uintptr) bool { return spliceStep(p.r, int(fd), inPipe, &moved, &sysErr) }
-	)
+	defer func() { p.sysErr = nil }()
 	for written < n {
-		want = int(min(n-written, pipeSize))
-		moved, sysErr = 0, nil
-		if err := src.Read(fillFn); err != nil {
+		p.want = int(min(n-written, pipeSize))
+		p.moved, p.sysErr = 0, nil
+		if err := src.Read(p.fillFn); err != nil {
 			return written, 0, err
 		}
-		if sysErr != nil {
-			return written, 0, os.NewSyscallError("splice", sysErr)
+		if p.sysErr != nil {
+			return written, 0, os.NewSyscallError("splice", p.sysErr)
 		}
-		if moved == 0 {
+		if p.moved == 0 {
 			return written, 0, io.ErrUnexpectedEOF
 		}
-		inPipe = moved
-		for inPipe > 0 {
+		p.inPipe = p.moved
+		for p.inPipe > 0 {
 			c.setWriteTimeout(c.opts.WriteTimeout, time.Now())
-			moved, sysErr = 0, nil
-			err := c.rc.Write(drainFn)
-			if err == nil && sysErr != nil {
-				err = os.NewSyscallError("splice", sysErr)
+			p.moved, p.sysErr = 0, nil
+			err := c.rc.Write(p.drainFn)
+			if err == nil && p.sysErr != nil {
+				err = os.NewSyscallError("splice", p.sysErr)
 			}
 			if err != nil {
-				return written, inPipe, c.writeFailed(err)
+				return written, p.inPipe, c.writeFailed(err)
 			}
-			inPipe -= moved
-			written += int64(moved)
+			p.inPipe -= p.moved
+			written += int64(p.moved)
 		}
 	}
 	return written, 0, nil
