@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,11 +30,102 @@ func TestExamplesValidate(t *testing.T) {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
-			code, out, errs := runCLI("validate", "-c", filepath.Join("..", "..", "examples", name))
+			path := filepath.Join("..", "..", "examples", name)
+			if files := exampleCertificates[name]; files != nil {
+				path = withCertificates(t, name, files)
+			}
+			code, out, errs := runCLI("validate", "-c", path)
 			if code != exitOK {
 				t.Errorf("validate %s = exit %d\n%s%s", name, code, out, errs)
 			}
 		})
+	}
+}
+
+// exampleCertificates lists, per example, the certificate and key files it
+// refers to (relative to its directory) and the host each is for. They are
+// not in the repository: the test makes them.
+var exampleCertificates = map[string][][3]string{
+	"tls.yaml": {{"certs/localhost.pem", "certs/localhost.key", "localhost"}},
+}
+
+// withCertificates copies the example name into a temporary directory,
+// writes the certificates it refers to beside it, and returns the copy's
+// path.
+func withCertificates(t *testing.T, name string, files [][3]string) string {
+	t.Helper()
+	data, err := fs.ReadFile(examples.FS, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ca := testenv.NewCA(t)
+	for _, f := range files {
+		ca.WriteLeaf(t, filepath.Join(dir, f[0]), filepath.Join(dir, f[1]), f[2])
+	}
+	return path
+}
+
+func TestValidateTLSProblems(t *testing.T) {
+	dir := t.TempDir()
+	ca := testenv.NewCA(t)
+	ca.WriteLeaf(t, filepath.Join(dir, "a.pem"), filepath.Join(dir, "a.key"), "a.example")
+	ca.WriteLeaf(t, filepath.Join(dir, "b.pem"), filepath.Join(dir, "b.key"), "b.example")
+	write := func(doc string) string {
+		path := filepath.Join(dir, "palisade.yaml")
+		if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+
+	// What the schema says is wrong, all at once.
+	path := write(`listeners:
+  - name: web
+    address: 127.0.0.1:8443
+    tls:
+      certificates: [{cert_file: a.pem}]
+      min_version: "1.1"
+      alpn: [h2, h3]
+`)
+	code, _, errs := runCLI("validate", "-c", path)
+	if code != exitFailed {
+		t.Fatalf("validate = exit %d, want %d", code, exitFailed)
+	}
+	for _, want := range []string{
+		path + `:5:22: listeners[0].tls.certificates[0].key_file: missing`,
+		path + `:6:20: listeners[0].tls.min_version: unknown TLS version "1.1"`,
+		path + `:7:18: listeners[0].tls.alpn[1]: unknown protocol "h3"`,
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("validate output lacks %q:\n%s", want, errs)
+		}
+	}
+
+	// What only reading the files shows, all at once.
+	path = write(`listeners:
+  - name: web
+    address: 127.0.0.1:8443
+    tls:
+      certificates:
+        - {cert_file: a.pem, key_file: b.key}
+        - {cert_file: missing.pem, key_file: b.key}
+`)
+	code, _, errs = runCLI("validate", "-c", path)
+	if code != exitFailed {
+		t.Fatalf("validate = exit %d, want %d", code, exitFailed)
+	}
+	for _, want := range []string{
+		path + `:6:40: listeners[0].tls.certificates[0].key_file: the private key in "` + filepath.Join(dir, "b.key") + `" does not match the certificate in "` + filepath.Join(dir, "a.pem") + `"`,
+		path + `:7:23: listeners[0].tls.certificates[1].cert_file: cannot read "` + filepath.Join(dir, "missing.pem") + `": no such file or directory`,
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("validate output lacks %q:\n%s", want, errs)
+		}
 	}
 }
 

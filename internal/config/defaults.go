@@ -46,6 +46,13 @@ func (l *ListenerLimits) setDefaults() {
 	l.MaxBodyBytes = 64 << 20
 }
 
+// setDefaults runs when the document writes a tls block; without one
+// Listener.TLS stays nil and the listener is plain.
+func (t *ListenerTLS) setDefaults() {
+	t.MinVersion = "1.2"
+	t.ALPN = []string{"h2", "http/1.1"}
+}
+
 func (u *Upstream) setDefaults() {
 	u.Policy = "round_robin"
 	u.Protocol = "http1"
@@ -70,6 +77,7 @@ var (
 	_ defaulter = (*Listener)(nil)
 	_ defaulter = (*ListenerTimeouts)(nil)
 	_ defaulter = (*ListenerLimits)(nil)
+	_ defaulter = (*ListenerTLS)(nil)
 	_ defaulter = (*Upstream)(nil)
 	_ defaulter = (*UpstreamTimeouts)(nil)
 	_ defaulter = (*Backend)(nil)

@@ -3,7 +3,8 @@ package config
 import "net/netip"
 
 // Listener is an address Palisade accepts HTTP on: HTTP/1.1 and h2c (prior
-// knowledge) on the same port.
+// knowledge) on the same port, or, with a tls block, HTTPS: HTTP/2 and
+// HTTP/1.1 chosen through ALPN.
 type Listener struct {
 	Name    string `yaml:"name"`
 	Address string `yaml:"address"`
@@ -13,6 +14,9 @@ type Listener struct {
 	TrustedProxies []netip.Prefix   `yaml:"trusted_proxies"`
 	Timeouts       ListenerTimeouts `yaml:"timeouts"`
 	Limits         ListenerLimits   `yaml:"limits"`
+	// TLS, when set, terminates TLS on the listener; nil serves plain
+	// HTTP.
+	TLS *ListenerTLS `yaml:"tls"`
 }
 
 // ListenerTimeouts bound each phase of a client connection. Zero disables a

@@ -292,3 +292,35 @@ listeners:
 		t.Errorf("Parse() diagnostics =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+func TestListenerTLSDefaults(t *testing.T) {
+	cfg := mustParse(t, "listeners: [{name: web, address: ':443', tls: {certificates: [{cert_file: c.pem, key_file: k.pem}]}}, {name: plain, address: ':80'}]\n")
+	want := &ListenerTLS{
+		Certificates: []Certificate{{CertFile: "c.pem", KeyFile: "k.pem"}},
+		MinVersion:   "1.2",
+		ALPN:         []string{"h2", "http/1.1"},
+	}
+	if got := cfg.Listeners[0].TLS; !reflect.DeepEqual(got, want) {
+		t.Errorf("Listeners[0].TLS = %+v, want %+v", got, want)
+	}
+	if got := cfg.Listeners[1].TLS; got != nil {
+		t.Errorf("Listeners[1].TLS = %+v, want nil for a listener without a tls block", got)
+	}
+}
+
+func TestResolvePath(t *testing.T) {
+	abs := filepath.Join(string(filepath.Separator), "etc", "palisade", "cert.pem")
+	for _, tc := range []struct{ name, file, path, want string }{
+		{"relative to the config's directory", filepath.Join("conf", "palisade.yaml"), "certs/a.pem", filepath.Join("conf", "certs", "a.pem")},
+		{"config in the working directory", "palisade.yaml", "a.pem", "a.pem"},
+		{"absolute path kept", filepath.Join("conf", "palisade.yaml"), abs, abs},
+		{"config without a file", "", "a.pem", "a.pem"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &Config{File: tc.file}
+			if got := c.ResolvePath(tc.path); got != tc.want {
+				t.Errorf("Config{File: %q}.ResolvePath(%q) = %q, want %q", tc.file, tc.path, got, tc.want)
+			}
+		})
+	}
+}

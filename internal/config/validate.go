@@ -173,6 +173,7 @@ func (v *validator) listeners() []string {
 		if l.Limits.MaxBodyBytes < 0 {
 			v.report(p+".limits.max_body_bytes", "must not be negative", "write 0 for no limit")
 		}
+		v.listenerTLS(p+".tls", l.TLS)
 	}
 	return valid
 }

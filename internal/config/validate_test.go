@@ -45,6 +45,25 @@ func TestValidate(t *testing.T) {
 		{"max_header_count too small", "listeners: [{name: web, address: ':80', limits: {max_header_count: 7}}]\n", []string{`t.yaml:1:68: listeners[0].limits.max_header_count: must be between 8 and 1000, got 7 (hint: the default is 100)`}},
 		{"max_header_count too large", "listeners: [{name: web, address: ':80', limits: {max_header_count: 1001}}]\n", []string{`t.yaml:1:68: listeners[0].limits.max_header_count: must be between 8 and 1000, got 1001 (hint: the default is 100)`}},
 
+		// Listener TLS.
+		{"tls without certificates", "listeners: [{name: web, address: ':443', tls: {}}]\n", []string{`t.yaml:1:47: listeners[0].tls.certificates: no certificates (hint: add at least one, like certificates: [{cert_file: cert.pem, key_file: key.pem}])`}},
+		{"tls certificates empty", "listeners: [{name: web, address: ':443', tls: {certificates: []}}]\n", []string{`t.yaml:1:62: listeners[0].tls.certificates: no certificates (hint: add at least one, like certificates: [{cert_file: cert.pem, key_file: key.pem}])`}},
+		{"tls key_file missing", "listeners: [{name: web, address: ':443', tls: {certificates: [{cert_file: c.pem}]}}]\n", []string{`t.yaml:1:63: listeners[0].tls.certificates[0].key_file: missing (hint: name the PEM file with the private key, like key_file: key.pem)`}},
+		{"tls cert_file empty", "listeners: [{name: web, address: ':443', tls: {certificates: [{cert_file: '', key_file: k.pem}]}}]\n", []string{`t.yaml:1:75: listeners[0].tls.certificates[0].cert_file: missing (hint: name the PEM file with the certificate chain, like cert_file: cert.pem)`}},
+		{"tls version obsolete", "listeners: [{name: web, address: ':443', tls: {certificates: [{cert_file: c, key_file: k}], min_version: 1.1}}]\n", []string{`t.yaml:1:106: listeners[0].tls.min_version: unknown TLS version "1.1" (hint: TLS 1.0 and 1.1 are obsolete (RFC 8996); write 1.2)`}},
+		{"tls version unknown", "listeners: [{name: web, address: ':443', tls: {certificates: [{cert_file: c, key_file: k}], min_version: TLSv1.3}}]\n", []string{`t.yaml:1:106: listeners[0].tls.min_version: unknown TLS version "TLSv1.3" (hint: known versions: 1.2, 1.3)`}},
+		{"tls alpn unknown and twice", "listeners: [{name: web, address: ':443', tls: {certificates: [{cert_file: c, key_file: k}], alpn: [h3, http/1.1, http/1.1]}}]\n", []string{
+			`t.yaml:1:100: listeners[0].tls.alpn[0]: unknown protocol "h3" (hint: did you mean h2? known protocols: h2, http/1.1)`,
+			`t.yaml:1:114: listeners[0].tls.alpn[2]: "http/1.1" is listed twice (hint: remove one)`,
+		}},
+		{"tls alpn empty", "listeners: [{name: web, address: ':443', tls: {certificates: [{cert_file: c, key_file: k}], alpn: []}}]\n", []string{`t.yaml:1:99: listeners[0].tls.alpn: no protocols (hint: write [h2, http/1.1], or [http/1.1] to turn HTTP/2 off)`}},
+		{"tls every problem at once", "listeners:\n  - name: web\n    address: ':443'\n    tls:\n      certificates: [{key_file: k.pem}]\n      min_version: '1.0'\n      alpn: [spdy]\n", []string{
+			`t.yaml:5:22: listeners[0].tls.certificates[0].cert_file: missing (hint: name the PEM file with the certificate chain, like cert_file: cert.pem)`,
+			`t.yaml:6:20: listeners[0].tls.min_version: unknown TLS version "1.0" (hint: TLS 1.0 and 1.1 are obsolete (RFC 8996); write 1.2)`,
+			`t.yaml:7:14: listeners[0].tls.alpn[0]: unknown protocol "spdy" (hint: known protocols: h2, http/1.1)`,
+		}},
+		{"tls unknown key", "listeners: [{name: web, address: ':443', tls: {certificates: [{cert_file: c, key_file: k}], ciphers: [x]}}]\n", []string{`t.yaml:1:93: listeners[0].tls: unknown key "ciphers" (hint: valid keys: certificates, min_version, alpn)`}},
+
 		// Routes.
 		{"route upstream missing", L + U + "routes: [{name: r}]\n", []string{`t.yaml:3:10: routes[0].upstream: missing (hint: name the upstream that serves this route; defined upstreams: api, static)`}},
 		{"unknown upstream", L + U + "routes: [{name: r, upstream: api-v2}]\n", []string{`t.yaml:3:30: routes[0].upstream: unknown upstream "api-v2" (defined upstreams: api, static)`}},
@@ -115,6 +134,9 @@ func TestValidateAccepts(t *testing.T) {
 		{"listener on every interface", "listeners: [{name: web, address: ':8080'}]\n"},
 		{"listeners on port 0 twice", "listeners: [{name: a, address: '127.0.0.1:0'}, {name: b, address: '127.0.0.1:0'}]\n"},
 		{"IPv6 listener", "listeners: [{name: web, address: '[::1]:8080'}]\n"},
+		{"tls with defaults", "listeners: [{name: web, address: ':443', tls: {certificates: [{cert_file: c.pem, key_file: k.pem}]}}]\n"},
+		{"tls 1.3 and http/1.1 only", "listeners: [{name: web, address: ':443', tls: {certificates: [{cert_file: c.pem, key_file: k.pem}], min_version: '1.3', alpn: [http/1.1]}}]\n"},
+		{"tls null is plain", "listeners: [{name: web, address: ':80', tls: ~}]\n"},
 		{"names with dots, dashes and underscores", "listeners: [{name: web-1.a_b, address: ':8080'}]\n"},
 		{"limits at their bounds", "listeners: [{name: web, address: ':80', limits: {max_header_bytes: 1KiB, max_header_count: 8}}, {name: b, address: ':81', limits: {max_header_bytes: 1MiB, max_header_count: 1000}}]\n"},
 		{"gogc off", L + "runtime: {gogc: -1}\n"},

@@ -1,7 +1,9 @@
 // Package gateway owns the process: the open listeners, the live snapshot,
 // and everything that must outlive a reload — backends (by upstream name and
 // address), upstream transports and their connection pools (by upstream
-// name and transport settings), and the access log (by output).
+// name and transport settings), the access log (by output), and the TLS
+// side of listeners that terminate TLS (by address: each reload stores the
+// certificates it read into the tlsconf.Listener the socket keeps).
 //
 // Apply is a transaction: build the new snapshot (reusing long-lived state by
 // identity), open the listeners it adds, then swap every listener's runtime

@@ -19,6 +19,7 @@ import (
 	"palisade/internal/proxy"
 	"palisade/internal/server"
 	"palisade/internal/snapshot"
+	"palisade/internal/tlsconf"
 	"palisade/internal/upstream"
 )
 
@@ -33,7 +34,11 @@ type Gateway struct {
 	listeners  map[string]*openListener
 	transports map[string]proxy.Transport
 	accessLogs map[string]*obs.AccessLog
-	closed     bool
+	// tls holds the TLS side of the listeners that terminate TLS, by
+	// address like listeners: the socket keeps its tlsconf.Listener across
+	// reloads and each reload stores the certificates it read.
+	tls    map[string]*tlsconf.Listener
+	closed bool
 	// closingC is closed by Shutdown, cutting short delayed releases.
 	closingC chan struct{}
 	drains   sync.WaitGroup
@@ -57,6 +62,7 @@ func New(log *slog.Logger) *Gateway {
 		listeners:  make(map[string]*openListener),
 		transports: make(map[string]proxy.Transport),
 		accessLogs: make(map[string]*obs.AccessLog),
+		tls:        make(map[string]*tlsconf.Listener),
 		closingC:   make(chan struct{}),
 	}
 }
@@ -177,10 +183,12 @@ func (g *Gateway) Apply(cfg *config.Config) error {
 	for addr, l := range snap.Listeners {
 		if ol := g.listeners[addr]; ol != nil {
 			ol.srv.SetOptions(l.Options)
+			g.setTLSLocked(ol, l)
 			ol.rt.Store(l)
 		}
 	}
 	for addr, ol := range opened {
+		g.setTLSLocked(ol, snap.Listeners[addr])
 		ol.rt.Store(snap.Listeners[addr])
 		g.listeners[addr] = ol
 		go func() {
@@ -189,7 +197,7 @@ func (g *Gateway) Apply(cfg *config.Config) error {
 				g.log.Error("listener stopped", "address", ol.addr, "error", err)
 			}
 		}()
-		g.log.Info("listening", "listener", snap.Listeners[addr].Name, "address", ol.ln.Addr().String())
+		g.log.Info("listening", "listener", snap.Listeners[addr].Name, "address", ol.ln.Addr().String(), "tls", snap.Listeners[addr].TLS != nil)
 	}
 	prev := g.live.Swap(snap)
 	g.applyRuntime(cfg)
@@ -200,6 +208,7 @@ func (g *Gateway) Apply(cfg *config.Config) error {
 			continue
 		}
 		delete(g.listeners, addr)
+		delete(g.tls, addr)
 		g.drain(ol, prevShutdown(prev, addr))
 	}
 	for key, t := range newTransports {
@@ -222,6 +231,27 @@ func (g *Gateway) Apply(cfg *config.Config) error {
 	}
 	g.backends.Retain(snap.Backends)
 	return nil
+}
+
+// setTLSLocked gives ol's server the TLS configuration of l: the certificates
+// l's build read go to the listener's tlsconf.Listener, kept across
+// reloads, so new handshakes use them while the socket and the connections
+// already open stay. A listener that turns TLS on or off does so for the
+// connections it accepts from then on. g.mu is held.
+func (g *Gateway) setTLSLocked(ol *openListener, l *snapshot.Listener) {
+	if l.TLS == nil {
+		delete(g.tls, ol.addr)
+		ol.srv.SetTLSConfig(nil)
+		return
+	}
+	tl := g.tls[ol.addr]
+	if tl == nil {
+		tl = tlsconf.NewListener(l.TLS)
+		g.tls[ol.addr] = tl
+	} else {
+		tl.Store(l.TLS)
+	}
+	ol.srv.SetTLSConfig(tl.Config())
 }
 
 func (g *Gateway) liveBackends() []*upstream.Backend {

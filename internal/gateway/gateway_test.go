@@ -39,7 +39,14 @@ type harness struct {
 // address for the first listener when present) and applies it.
 func start(t *testing.T, cfg string) *harness {
 	t.Helper()
-	file := filepath.Join(t.TempDir(), "palisade.yaml")
+	return startIn(t, t.TempDir(), cfg)
+}
+
+// startIn is start with the config file written in dir, beside the files
+// it refers to.
+func startIn(t *testing.T, dir, cfg string) *harness {
+	t.Helper()
+	file := filepath.Join(dir, "palisade.yaml")
 	if err := os.WriteFile(file, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -193,7 +193,9 @@ func (c *conn) serve() {
 			return
 		}
 		c.first = false
-		if first && c.prefacePending() {
+		// Over TLS, HTTP/2 is chosen by ALPN before this loop runs; a
+		// preface here is refused as a malformed request.
+		if first && c.base.TLS == nil && c.prefacePending() {
 			c.handoffH2()
 			return
 		}

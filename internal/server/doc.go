@@ -1,6 +1,9 @@
 // Package server owns the client-facing HTTP server of a listener: a strict
 // HTTP/1.1 parser and per-connection loop of our own, and HTTP/2 with prior
-// knowledge (h2c) handed to net/http on the same port.
+// knowledge (h2c) handed to net/http on the same port. With a TLS
+// configuration (SetTLSConfig) the same loop runs over *tls.Conn after a
+// handshake on the connection's goroutine, and connections that
+// negotiated h2 through ALPN go to the same net/http HTTP/2 server.
 //
 // Why our own HTTP/1.1 server: net/http normalises a request before a
 // handler can see it (a request with both Content-Length and

@@ -10,8 +10,9 @@ import (
 	"time"
 )
 
-// h2cServer is the net/http server that speaks HTTP/2 with prior knowledge
-// on connections our HTTP/1.1 loop recognised by their preface. It is
+// h2cServer is the net/http server that speaks HTTP/2: with prior
+// knowledge on connections our HTTP/1.1 loop recognised by their preface,
+// and over TLS on connections that negotiated h2 through ALPN. It is
 // started at the first such connection and fed through a listener of
 // handed-over connections.
 type h2cServer struct {
@@ -34,6 +35,7 @@ func (s *Server) h2cFor() *h2cServer {
 	o := s.opts.Load()
 	var protos http.Protocols
 	protos.SetUnencryptedHTTP2(true)
+	protos.SetHTTP2(true) // connections that negotiated h2 over TLS
 	h := &h2cServer{
 		srv: &http.Server{
 			Handler:           h2Limits{s},
@@ -71,23 +73,28 @@ func (s *Server) h2cFor() *h2cServer {
 }
 
 // handoffH2 gives the connection, with the bytes read so far replayed, to
-// the h2c server. The connection goroutine ends; net/http owns the socket.
+// the HTTP/2 server. The connection goroutine ends; net/http owns the socket.
 func (c *conn) handoffH2() {
 	s := c.srv
 	h := s.h2cFor()
 	if h == nil {
 		return
 	}
-	rc := &replayConn{Conn: c.nc, buf: append([]byte(nil), c.rbuf[c.rpos:c.rend]...)}
-	c.rpos = c.rend
+	// A *tls.Conn is handed over as it is, which is how net/http knows to
+	// take ALPN's word for HTTP/2; nothing was read from it yet.
+	nc := c.nc
+	if c.rpos < c.rend {
+		nc = &replayConn{Conn: c.nc, buf: append([]byte(nil), c.rbuf[c.rpos:c.rend]...)}
+		c.rpos = c.rend
+	}
 	c.nc.SetDeadline(time.Time{})
 	s.untrack(c)
 	c.hijacked = true
 	c.leaveEpoll() // before net/http may close the socket
 	select {
-	case h.ln.conns <- rc:
+	case h.ln.conns <- nc:
 	case <-h.ln.closed:
-		rc.Close()
+		nc.Close()
 	}
 }
 

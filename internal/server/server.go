@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -18,14 +19,17 @@ const blockSize = 4 << 10
 // allocate.
 type block [blockSize]byte
 
-// Server serves HTTP/1.1 and h2c (prior knowledge) on the listeners passed
-// to Serve, calling one handler for every request. Its methods may be
-// called concurrently.
+// Server serves HTTP/1.1 and h2c (prior knowledge), or with SetTLSConfig
+// HTTP/1.1 and HTTP/2 over TLS, on the listeners passed to Serve, calling
+// one handler for every request. Its methods may be called concurrently.
 type Server struct {
 	handler     http.Handler
 	log         *slog.Logger
 	opts        atomic.Pointer[Options]
 	connContext func(ctx context.Context, c net.Conn) context.Context
+	// tlsConfig, when set, terminates TLS on connections accepted from
+	// then on (SetTLSConfig).
+	tlsConfig atomic.Pointer[tls.Config]
 
 	// blocks holds the read and write buffers of connections between
 	// requests; conns the per-connection state; exchanges the
@@ -126,10 +130,20 @@ func (s *Server) Serve(ln net.Listener) error {
 			continue
 		}
 		backoff = 0
+		// No I/O here: the handshake runs on the connection's goroutine.
+		var tc *tls.Conn
+		if cfg := s.tlsConfig.Load(); cfg != nil {
+			tc = tls.Server(nc, cfg)
+			nc = tc
+		}
 		c := s.newConn(nc)
 		if c == nil {
 			nc.Close()
 			return http.ErrServerClosed
+		}
+		if tc != nil {
+			go c.serveTLS(tc)
+			continue
 		}
 		go c.serve()
 	}

@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"palisade/internal/proxy"
 	"palisade/internal/route"
 	"palisade/internal/server"
+	"palisade/internal/tlsconf"
 	"palisade/internal/upstream"
 )
 
@@ -59,6 +61,10 @@ type Listener struct {
 	Trusted  []netip.Prefix
 	Options  server.Options
 	Snapshot *Snapshot
+	// TLS is the configuration of this config's handshakes, its
+	// certificate files read by this build; nil for a plain listener. The
+	// gateway stores it in the listener's tlsconf.Listener.
+	TLS *tls.Config
 }
 
 // Deps are the long-lived parts a build borrows from the gateway.
@@ -112,7 +118,9 @@ func Build(cfg *config.Config, deps Deps) (*Snapshot, error) {
 		targets[u.Name] = t
 	}
 
-	for _, l := range cfg.Listeners {
+	for i, l := range cfg.Listeners {
+		tlsConfig, tlsDiags := tlsconf.Load(cfg, i)
+		diags = append(diags, tlsDiags...)
 		specs := make([]route.Spec, 0, len(cfg.Routes))
 		for j, rc := range cfg.Routes {
 			if !routeOnListener(rc, l.Name) {
@@ -137,6 +145,7 @@ func Build(cfg *config.Config, deps Deps) (*Snapshot, error) {
 			Table:    table,
 			Trusted:  unmapPrefixes(l.TrustedProxies),
 			Options:  server.OptionsFrom(l),
+			TLS:      tlsConfig,
 			Snapshot: s,
 		}
 	}

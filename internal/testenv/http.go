@@ -25,7 +25,6 @@ var Protocols = []Protocol{H1, H2C}
 // connections are closed when the test ends.
 func Client(t testing.TB, p Protocol) *http.Client {
 	t.Helper()
-	tr := &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 64}
 	var protos http.Protocols
 	switch p {
 	case H1:
@@ -35,6 +34,15 @@ func Client(t testing.TB, p Protocol) *http.Client {
 	default:
 		t.Fatalf("testenv.Client: unknown protocol %q", p)
 	}
+	return newClient(t, &http.Transport{}, protos)
+}
+
+// newClient returns a test client on tr speaking protos, that neither
+// follows redirects nor asks for compression, and whose idle connections
+// are closed when the test ends.
+func newClient(t testing.TB, tr *http.Transport, protos http.Protocols) *http.Client {
+	tr.DisableCompression = true
+	tr.MaxIdleConnsPerHost = 64
 	tr.Protocols = &protos
 	t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"syscall"
+	"testing"
+	"time"
+
+	"palisade/internal/testenv"
+)
+
+// TestRunTLS drives the binary over TLS with the real curl: HTTP/2 and
+// HTTP/1.1 chosen by ALPN, X-Forwarded-Proto https, and certificates
+// replaced on SIGHUP, a broken one refused.
+func TestRunTLS(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s|%s", r.Header.Get("X-Forwarded-Proto"), r.Header.Get("Forwarded"))
+	}))
+	t.Cleanup(backend.Close)
+	dir := t.TempDir()
+	ca := testenv.NewCA(t)
+	certFile, keyFile := filepath.Join(dir, "certs", "site.pem"), filepath.Join(dir, "certs", "site.key")
+	ca.WriteLeaf(t, certFile, keyFile, "v1", "127.0.0.1")
+	file := filepath.Join(dir, "palisade.yaml")
+	// Relative certificate paths: the process runs elsewhere, so this also
+	// checks that they resolve against the config file's directory.
+	cfg := fmt.Sprintf(`access_log: {output: "off"}
+listeners:
+  - name: web
+    address: "127.0.0.1:0"
+    tls:
+      certificates: [{cert_file: certs/site.pem, key_file: certs/site.key}]
+routes: [{name: all, match: {path_prefix: /}, upstream: app}]
+upstreams: [{name: app, forwarded: true, backends: [{address: %q}]}]
+`, backend.Listener.Addr())
+	if err := os.WriteFile(file, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startProcess(t, "run", "-c", file)
+	addr := p.waitLog(t, listening)[1]
+	url := "https://" + addr + "/"
+
+	for _, tc := range []struct{ flag, version string }{
+		{"--http2", "2"},
+		{"--http1.1", "1.1"},
+	} {
+		got := curl(t, tc.flag, "--cacert", ca.File, "-w", "|%{http_version}", url)
+		if want := "https|for=127.0.0.1;host=\"" + addr + "\";proto=https|" + tc.version; got != want {
+			t.Errorf("curl %s answered %q, want %q", tc.flag, got, want)
+		}
+	}
+
+	certName := func() string {
+		t.Helper()
+		c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: ca.Pool, ServerName: "127.0.0.1"})
+		if err != nil {
+			t.Fatalf("TLS handshake: %v", err)
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].Subject.CommonName
+	}
+	if got := certName(); got != "v1" {
+		t.Fatalf("certificate %q, want v1", got)
+	}
+	// An HTTP/2 connection open across the reload keeps working.
+	h2 := testenv.TLSClient(t, ca.Pool, testenv.H2)
+	h2Get := func() string {
+		t.Helper()
+		resp, err := h2.Get(url)
+		if err != nil {
+			t.Fatalf("h2 GET: %v", err)
+		}
+		defer resp.Body.Close()
+		io.Copy(io.Discard, resp.Body)
+		return resp.TLS.PeerCertificates[0].Subject.CommonName
+	}
+	h2Get()
+
+	ca.WriteLeaf(t, certFile, keyFile, "v2", "127.0.0.1")
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	for deadline := time.Now().Add(10 * time.Second); certName() != "v2"; {
+		if time.Now().After(deadline) {
+			t.Fatalf("after SIGHUP new handshakes still get the old certificate")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := h2Get(); got != "v1" {
+		t.Errorf("the HTTP/2 connection from before SIGHUP has certificate %q, want v1 (the same connection)", got)
+	}
+
+	// A key that does not match its certificate: refused, v2 keeps serving.
+	_, otherKey := ca.Leaf(t, "other")
+	if err := os.WriteFile(keyFile, otherKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	p.waitLog(t, regexp.MustCompile(`config rejected, running config kept.*key_file: the private key in .* does not match`))
+	if got := certName(); got != "v2" {
+		t.Errorf("after a refused reload new handshakes get certificate %q, want v2", got)
+	}
+	if got := curl(t, "--http2", "--cacert", ca.File, "-o", "/dev/null", "-w", "%{http_code}", url); got != "200" {
+		t.Errorf("curl after a refused reload = %s, want 200", got)
+	}
+	p.stop(t)
+}

@@ -1,0 +1,18 @@
+// Package tlsconf turns the tls block of a listener into the crypto/tls
+// configuration that terminates it: it reads the certificate files, picks
+// the certificate for each handshake by SNI, and offers the ALPN protocols
+// that choose between HTTP/2 and HTTP/1.1.
+//
+// Two things with different lifetimes are kept apart. Load reads the files
+// on every config load and reload and returns a fresh *tls.Config, or
+// diagnostics for every file that cannot be used, so that a broken
+// certificate is refused like any other bad config. A Listener is what the
+// socket keeps for its whole life: one *tls.Config whose
+// GetConfigForClient hands each handshake the configuration stored last.
+// A reload that re-reads replaced files therefore reaches new handshakes
+// without closing the socket or the connections already open, and session
+// tickets, whose keys the Listener's own config keeps, survive it.
+//
+// Cipher suites and curves are Go's server defaults. Certificates come
+// from files only; ACME, mTLS and backend TLS are not here yet.
+package tlsconf
