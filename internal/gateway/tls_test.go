@@ -257,3 +257,24 @@ upstreams: [{name: app, backends: [{address: %q}]}]
 		t.Errorf("plain GET after turning TLS off = %d %q, want 200 \"app\"", status, body)
 	}
 }
+
+// A large response with a Content-Length is spliced socket to socket on a
+// plain listener; over TLS it must be encrypted like any other write: the
+// splice path declines connections without a raw socket.
+func TestTLSLargeBodyNotSpliced(t *testing.T) {
+	dir := t.TempDir()
+	ca := testenv.NewCA(t)
+	ca.WriteLeaf(t, filepath.Join(dir, "a.pem"), filepath.Join(dir, "a.key"), "127.0.0.1")
+	body := strings.Repeat("0123456789abcdef", 16<<10) // 256 KiB
+	b := testenv.Backend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		io.WriteString(w, body)
+	}))
+	h := startIn(t, dir, fmt.Sprintf(tlsConfig, "", b.Listener.Addr()))
+	for _, proto := range []testenv.Protocol{testenv.H1, testenv.H2} {
+		status, got, _ := get(t, testenv.TLSClient(t, ca.Pool, proto), newRequest(t, "GET", "https://"+h.addr+"/", nil))
+		if status != 200 || got != body {
+			t.Errorf("%s: GET of a 256 KiB body = %d with %d bytes (intact %t), want 200 and the body", proto, status, len(got), got == body)
+		}
+	}
+}
