@@ -78,6 +78,13 @@ var errClientWrite = errors.New("writing response")
 func (ex *exchange) copyBody(resp *http.Response, buf []byte) error {
 	body := resp.Body
 	streaming := isStreamingType(resp.Header["Content-Type"])
+	if streaming {
+		// A stream may stay silent for long: a client that leaves in the
+		// meantime should end it, not the next event's write.
+		if w := middleware.ClientWatcherFrom(ex.in.Context()); w != nil {
+			w.WatchClient()
+		}
+	}
 	if b, ok := body.(*h1Body); ok && !streaming {
 		if done, err := ex.spliceBody(b, buf); done {
 			return err

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"palisade/internal/middleware"
 )
 
 // h1Conn is one connection to a backend. It is used by one exchange at a
@@ -38,6 +40,11 @@ type h1Conn struct {
 	// client; nil otherwise.
 	rc syscall.RawConn
 }
+
+// watchAfter is how long a request waits on its backend's response head
+// before the client's connection is watched for a hang-up (a system call
+// that most requests, answered sooner, are spared).
+const watchAfter = time.Second
 
 // staleConnError reports that a reused connection failed before the first
 // byte of a response: the backend most likely closed it while it was idle,
@@ -96,14 +103,38 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request, hooks exchang
 			timeout = d
 		}
 	}
-	if timeout > 0 {
-		c.nc.SetReadDeadline(time.Now().Add(timeout))
+	// The wait for the head is bounded by timeout. A client that can be
+	// watched for a hang-up is, once the wait has lasted watchAfter: the
+	// first deadline is then the earlier of the two.
+	var deadline, wait time.Time
+	watcher := middleware.ClientWatcherFrom(ctx)
+	if timeout > 0 || watcher != nil {
+		now := time.Now()
+		if timeout > 0 {
+			deadline = now.Add(timeout)
+		}
+		wait = deadline
+		if watcher != nil && (timeout <= 0 || timeout > watchAfter) {
+			wait = now.Add(watchAfter)
+		}
+		c.nc.SetReadDeadline(wait)
 	}
 	r := &h1Response{}
 	vals := r.vals[:]
 	var f framing
 	for n := 0; ; n++ {
 		block, err := peekBlock(c.br)
+		if err != nil && !wait.Equal(deadline) && errors.Is(err, os.ErrDeadlineExceeded) {
+			// A slow backend: watch the client, wait out the timeout.
+			watcher.WatchClient()
+			wait = deadline
+			c.nc.SetReadDeadline(deadline)
+			if ctx.Err() == nil {
+				// Set after the context's interrupt may have moved it:
+				// checked again before waiting on.
+				block, err = peekBlock(c.br)
+			}
+		}
 		if err != nil {
 			return nil, c.headError(ctx, err, werr, n > 0 || c.br.Buffered() > 0, bodyRead, timeout)
 		}
@@ -129,7 +160,7 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request, hooks exchang
 		// The hook may keep the 1xx header; the next head gets new values.
 		vals = nil
 	}
-	if timeout > 0 {
+	if !wait.IsZero() {
 		c.nc.SetReadDeadline(time.Time{})
 	}
 

@@ -46,6 +46,10 @@ const maxDrain = 256 << 10
 // h2Preface starts every HTTP/2 connection (RFC 9113 §3.4).
 const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
+// errClientClosed is why nothing more is written once the client was
+// seen closing its connection while its request was being served.
+var errClientClosed = errors.New("client closed the connection")
+
 // errParked reports that readIdle handed the connection to the idle
 // parker: the goroutine that called it must end without touching c.
 var errParked = errors.New("connection parked")
@@ -86,6 +90,14 @@ type conn struct {
 	woken   bool   // the parker resumed c: keep waitDL
 	inEpoll bool   // the socket is in the parker's epoll instance
 	heapIdx int    // index in the parker's deadline heap, -1 when not in it
+
+	// watched: the parker cancels the request if the client hangs up
+	// (guarded by the parker's mu); watching: this request asked for it
+	// (owned by the connection's goroutine); gone: the parker saw the
+	// client hang up, nothing more is written.
+	watched  bool
+	watching bool
+	gone     atomic.Bool
 
 	// Read side: the request head and body, read by the goroutine
 	// running the handler (or the one it reads the body from).
@@ -160,7 +172,11 @@ func (c *conn) releaseExchange() {
 func (c *conn) init(s *Server, nc net.Conn) {
 	*c = conn{srv: s, nc: nc, fd: -1, first: true, heapIdx: -1, accepted: time.Now()}
 	c.remote = nc.RemoteAddr().String()
+	c.initRaw()
 	ctx := context.WithValue(context.Background(), http.LocalAddrContextKey, nc.LocalAddr())
+	if c.rc != nil {
+		ctx = middleware.WithClientWatcher(ctx, c)
+	}
 	if s.connContext != nil {
 		ctx = s.connContext(ctx, nc)
 	}
@@ -168,7 +184,6 @@ func (c *conn) init(s *Server, nc net.Conn) {
 	// Kept by value: WithContext's copy is garbage at once, so an idle
 	// connection holds one Request less.
 	c.base = *(&http.Request{}).WithContext(c.ctx)
-	c.initRaw()
 }
 
 // serve runs the connection from accept, or from the parker's wake-up,
@@ -514,7 +529,11 @@ func (c *conn) serveRequest(o *Options) bool {
 	}
 	x.resp.reset(r, &f)
 
-	if !c.runHandler(r) {
+	ok := c.runHandler(r)
+	if c.watching {
+		c.unwatch()
+	}
+	if !ok {
 		return false
 	}
 	if c.hijacked {
@@ -650,6 +669,9 @@ func (c *conn) flush() error {
 	if c.werr != nil {
 		return c.werr
 	}
+	if c.gone.Load() {
+		return c.writeFailed(errClientClosed)
+	}
 	if len(c.wbuf) > c.wstart {
 		c.setWriteTimeout(c.opts.WriteTimeout, time.Now())
 		_, err := c.nc.Write(c.wbuf[c.wstart:])
@@ -665,6 +687,9 @@ func (c *conn) flush() error {
 func (c *conn) flushWith(p []byte) error {
 	if c.werr != nil {
 		return c.werr
+	}
+	if c.gone.Load() {
+		return c.writeFailed(errClientClosed)
 	}
 	c.setWriteTimeout(c.opts.WriteTimeout, time.Now())
 	c.iov[0], c.iov[1] = c.wbuf[c.wstart:], p

@@ -152,11 +152,12 @@ type parker struct {
 	rc   syscall.RawConn
 
 	mu        sync.Mutex
-	closed    bool // Shutdown or Close: park refuses, run closes every conn
-	epfd      int  // -1 once the epoll instance is closed
-	byFD      map[int32]*conn
-	deadlines parkHeap  // the parked conns with a wait deadline
-	waitUntil time.Time // read deadline of file: the earliest wait deadline
+	closed    bool            // Shutdown or Close: park refuses, run closes every conn
+	epfd      int             // -1 once the epoll instance is closed
+	byFD      map[int32]*conn // parked
+	watched   map[int32]*conn // serving a request, watched for a hang-up
+	deadlines parkHeap        // the parked conns with a wait deadline
+	waitUntil time.Time       // read deadline of file: the earliest wait deadline
 
 	// Owned by run.
 	events  [parkEvents]unix.EpollEvent
@@ -165,6 +166,58 @@ type parker struct {
 	waitFn  func(fd uintptr) bool
 	ready   []*conn
 	expired []*conn
+}
+
+// WatchClient implements middleware.ClientWatcher: the socket joins the
+// parker's epoll instance for EPOLLRDHUP alone (EPOLLHUP and EPOLLERR come
+// with it), one-shot, and a hang-up before the request ends cancels the
+// connection's context, so that the proxy stops waiting on the backend and
+// logs 499. Called on the connection's goroutine, while a request is
+// being served; serveRequest undoes it when the handler returns.
+func (c *conn) WatchClient() {
+	if c.rc == nil || c.watching || c.hijacked {
+		return
+	}
+	p := c.srv.parkerFor()
+	if p == nil {
+		return
+	}
+	c.watching = true
+	p.watch(c)
+}
+
+// unwatch ends the watch of the request that has just ended. The epoll
+// registration stays armed: an event for a socket that is neither parked
+// nor watched is dropped, and parking re-arms it for reading.
+func (c *conn) unwatch() {
+	c.watching = false
+	if p := c.srv.parker.Load(); p != nil {
+		p.mu.Lock()
+		if c.watched {
+			delete(p.watched, c.fd)
+			c.watched = false
+		}
+		p.mu.Unlock()
+	}
+}
+
+func (p *parker) watch(c *conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	op := unix.EPOLL_CTL_MOD
+	if !c.inEpoll {
+		op = unix.EPOLL_CTL_ADD
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: c.fd}
+	if err := unix.EpollCtl(p.epfd, op, int(c.fd), &ev); err != nil {
+		return
+	}
+	c.inEpoll = true
+	c.watched = true
+	p.watched[c.fd] = c
 }
 
 // parkerFor returns the Server's parker, starting it at the first call, or
@@ -214,7 +267,7 @@ func newParker(s *Server) (*parker, error) {
 		f.Close()
 		return nil, fmt.Errorf("epoll file not pollable: %w", err)
 	}
-	p := &parker{srv: s, file: f, rc: rc, epfd: epfd, byFD: make(map[int32]*conn)}
+	p := &parker{srv: s, file: f, rc: rc, epfd: epfd, byFD: make(map[int32]*conn), watched: make(map[int32]*conn)}
 	p.waitFn = p.collect
 	return p, nil
 }
@@ -255,11 +308,16 @@ func (p *parker) park(c *conn) bool {
 	return true
 }
 
-// forget removes c's socket from the epoll instance. c is not parked.
+// forget removes c's socket from the epoll instance, and from the watched
+// ones. c is not parked.
 func (p *parker) forget(c *conn) {
 	p.mu.Lock()
 	if p.epfd >= 0 {
 		unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(c.fd), nil)
+	}
+	if c.watched {
+		delete(p.watched, c.fd)
+		c.watched = false
 	}
 	p.mu.Unlock()
 }
@@ -324,6 +382,15 @@ func (p *parker) dispatch() {
 	for _, ev := range p.events[:p.n] {
 		c := p.byFD[ev.Fd]
 		if c == nil {
+			if c = p.watched[ev.Fd]; c != nil {
+				// The client hung up while its request was served.
+				// Under mu, so c is still in that request (unwatch and
+				// forget take mu): its context is the right one.
+				delete(p.watched, ev.Fd)
+				c.watched = false
+				c.gone.Store(true)
+				c.cancel()
+			}
 			continue
 		}
 		delete(p.byFD, ev.Fd)

@@ -21,3 +21,11 @@ func (c *conn) leaveEpoll() {}
 type parker struct{}
 
 func (*parker) close() {}
+
+// unwatch does nothing: no connection is watched here (no ClientWatcher in
+// the context).
+func (c *conn) unwatch() { c.watching = false }
+
+// WatchClient does nothing: connections are never watched here, and no
+// context offers it.
+func (c *conn) WatchClient() {}
