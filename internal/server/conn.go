@@ -283,8 +283,9 @@ func (c *conn) awaitRequest(o *Options, first bool) error {
 	c.releaseRead()
 	// Bytes are likely there already for a first request (sent with the
 	// connect) and after a wake-up, not right after a response.
-	readNow := first || c.woken
-	if c.woken {
+	woken := c.woken
+	readNow := first || woken
+	if woken {
 		// Back from the parker: a spurious wake-up parks again with the
 		// same deadline.
 		c.woken = false
@@ -301,7 +302,7 @@ func (c *conn) awaitRequest(o *Options, first bool) error {
 	if c.srv.inShutdown.Load() {
 		return http.ErrServerClosed
 	}
-	err := c.readIdle(readNow)
+	err := c.readIdle(readNow, woken)
 	if err == errParked {
 		return err
 	}

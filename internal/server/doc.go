@@ -24,8 +24,12 @@
 // grown). Read and write buffers come from pools owned by the Server and
 // go back between requests; so does the exchange, the response writer and
 // body reader of a request, which also keeps the response header map. On
-// Linux a connection with nothing buffered after its response is parked:
-// its goroutine registers the socket with the Server's parker and ends.
+// Linux a connection with nothing buffered after its response first waits
+// on its goroutine in the runtime poller (the next request of a busy
+// client comes within a moment, and this costs least), for up to a second
+// and only while at most 128 connections per core do; then, or at once
+// beyond that number, it is parked: its goroutine registers the socket
+// with the Server's parker and ends.
 // The parker is one goroutine with its own epoll instance (EPOLLONESHOT:
 // one wake-up per park) whose descriptor the runtime poller waits for, so
 // it blocks no thread; when a socket is readable it starts a new goroutine

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"sync"
 	"syscall"
@@ -35,17 +36,24 @@ func (c *conn) initRaw() {
 	c.serveFn = c.serve
 }
 
+// parkAfter is how long a connection waits for its next request on its
+// own goroutine before it is parked. Under load the next request comes
+// within a moment and waiting in the runtime poller costs least (parking
+// every time costs an epoll_ctl, the parker's hand-off and a new
+// goroutine: a fifth to a quarter of a bare server's keep-alive
+// throughput); a connection idle longer gives its goroutine up.
+const parkAfter = time.Second
+
 // readIdle waits for the first bytes of a request and reads them into a
 // fresh pooled buffer. With readNow it first reads without waiting (the
-// caller expects bytes there); otherwise, or when there are none, it parks
-// the connection (errParked: the caller's goroutine must end without
-// touching c): arming epoll reports bytes already there at once, so
-// skipping the read right after a response, which would nearly always
-// find none, costs no correctness and saves a system call per keep-alive
-// request. Only when the parker refuses the connection does it wait on its
-// goroutine, in the runtime poller. Neither wait holds a buffer: tryRead
-// takes one only for the moment of a non-blocking read.
-func (c *conn) readIdle(readNow bool) error {
+// caller expects bytes there). Then it waits on its goroutine, in the
+// runtime poller, for up to parkAfter (not at all when woken: the
+// connection was idle long already), then parks the connection: it
+// returns errParked, and the caller's goroutine must end without touching
+// c. Only when the parker refuses the connection does it go on waiting on
+// its goroutine. No wait holds a buffer: tryRead takes one only for the
+// moment of a non-blocking read.
+func (c *conn) readIdle(readNow, woken bool) error {
 	if c.rc == nil {
 		if err := c.armWait(); err != nil {
 			return err
@@ -64,11 +72,62 @@ func (c *conn) readIdle(readNow bool) error {
 			return c.idleResult()
 		}
 	}
+	if !woken && c.srv.briefWait() {
+		err := c.waitBriefly()
+		c.srv.briefWaits.Add(-1)
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return err
+		}
+		if !c.waitDL.IsZero() && !time.Now().Before(c.waitDL) {
+			return err // the idle or first-request timeout
+		}
+		if c.srv.inShutdown.Load() {
+			return http.ErrServerClosed
+		}
+	}
 	if p := c.srv.parkerFor(); p != nil && p.park(c) {
 		return errParked
 	}
 	if err := c.armWait(); err != nil {
 		return err
+	}
+	c.idleN, c.idleErr = 0, nil
+	if err := c.rc.Read(c.idleFn); err != nil {
+		return err
+	}
+	return c.idleResult()
+}
+
+// briefWait reports whether a connection may wait for its next request on
+// its goroutine before parking, counting it in s.briefWaits if so. At most
+// 128 per core do: enough for every connection of a busy server to skip
+// parking between quick requests, while an idle crowd (10,000 keep-alive
+// connections) parks at once instead of holding a goroutine stack each
+// for parkAfter.
+func (s *Server) briefWait() bool {
+	if s.briefWaits.Add(1) > s.maxBriefWaits {
+		s.briefWaits.Add(-1)
+		return false
+	}
+	return true
+}
+
+// waitBriefly waits on c's goroutine for the next request's first bytes
+// until parkAfter from now or c.waitDL, whichever is sooner. A read
+// deadline already set up to parkAfter/4 earlier is kept, to spare a timer
+// update per request; the deadline is set before Shutdown is checked, as
+// Shutdown wakes idle connections by moving it. It returns nil with bytes
+// read, os.ErrDeadlineExceeded when the wait ended.
+func (c *conn) waitBriefly() error {
+	want := time.Now().Add(parkAfter)
+	if !c.waitDL.IsZero() && c.waitDL.Before(want) {
+		want = c.waitDL
+	}
+	if c.rdl.IsZero() || c.rdl.After(want) || want.Sub(c.rdl) > parkAfter/4 {
+		c.setReadDeadline(want)
+	}
+	if c.srv.inShutdown.Load() {
+		return http.ErrServerClosed
 	}
 	c.idleN, c.idleErr = 0, nil
 	if err := c.rc.Read(c.idleFn); err != nil {

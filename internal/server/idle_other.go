@@ -7,7 +7,7 @@ func (c *conn) initRaw() {}
 
 // readIdle waits on the connection's goroutine for the first bytes of a
 // request, without holding a buffer.
-func (c *conn) readIdle(bool) error {
+func (c *conn) readIdle(bool, bool) error {
 	if err := c.armWait(); err != nil {
 		return err
 	}

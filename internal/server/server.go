@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,10 @@ type Server struct {
 	// parker holds the idle connections without a goroutine (Linux); nil
 	// until the first connection goes idle.
 	parker atomic.Pointer[parker]
+	// briefWaits counts the connections waiting for their next request on
+	// their goroutine before parking (Linux).
+	briefWaits    atomic.Int32
+	maxBriefWaits int32 // 128 per core at New
 
 	inShutdown atomic.Bool
 	// connWG counts the connections from accept to close, parked ones
@@ -71,6 +76,7 @@ func New(h http.Handler, opts Options, log *slog.Logger) *Server {
 	s.blocks.New = func() any { return new(block) }
 	s.conns.New = func() any { return new(conn) }
 	s.exchanges.New = func() any { return new(exchange) }
+	s.maxBriefWaits = int32(128 * runtime.GOMAXPROCS(0))
 	s.SetOptions(opts)
 	return s
 }
