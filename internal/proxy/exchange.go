@@ -32,10 +32,15 @@ type exchange struct {
 	in     *http.Request
 	st     *middleware.State
 
-	out  *http.Request
-	url  url.URL
-	hdr  http.Header
-	body requestBody
+	out *http.Request
+	url url.URL
+	hdr http.Header
+	// body is the outbound request body: ownBody, reused, for the
+	// synchronous transport, which reads it only within RoundTrip; a new
+	// one per request for http.Transport, whose writer may still hold it
+	// after the exchange is recycled.
+	body    *requestBody
+	ownBody requestBody
 	// vals backs the header values the proxy sets, one slot each.
 	vals  [12]string
 	nvals int
@@ -81,7 +86,8 @@ func (ex *exchange) clear() {
 	o.Method, o.URL, o.Host, o.Header, o.Body, o.Trailer = "", nil, "", nil, nil, nil
 	ex.url = url.URL{}
 	clear(ex.hdr)
-	ex.body.reset(nil)
+	ex.ownBody.reset(nil)
+	ex.body = nil
 	clear(ex.vals[:])
 	ex.nvals = 0
 	ex.upgrade = ""
@@ -178,8 +184,13 @@ func (ex *exchange) prepare() error {
 	out.ContentLength = r.ContentLength
 	out.Body = nil
 	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
-		ex.body.reset(r.Body)
-		out.Body = &ex.body
+		if ex.h.sync {
+			ex.ownBody.reset(r.Body)
+			ex.body = &ex.ownBody
+		} else {
+			ex.body = &requestBody{rc: r.Body}
+		}
+		out.Body = ex.body
 	} else {
 		out.ContentLength = 0
 	}
@@ -239,11 +250,13 @@ func setTarget(u *url.URL, r *http.Request) {
 
 // requestBody passes the client's body to the transport. It records the
 // first read failure, so that a failed exchange is blamed on the client,
-// and never closes the inbound body, which belongs to the server.
+// and never closes the inbound body, which belongs to the server. Reads
+// hold mu, so that finish can wait for one in progress.
 type requestBody struct {
 	rc     io.ReadCloser
 	err    atomic.Pointer[error]
-	closed atomic.Bool
+	mu     sync.Mutex
+	closed bool // the handler returned; guarded by mu
 }
 
 // errReadAfterHandler guards a transport that reads the body after the
@@ -253,12 +266,14 @@ var errReadAfterHandler = errors.New("request body read after the handler return
 func (b *requestBody) reset(rc io.ReadCloser) {
 	b.rc = rc
 	b.err.Store(nil)
-	b.closed.Store(false)
+	b.closed = false
 }
 
 // Read reads the client's body, recording a failure.
 func (b *requestBody) Read(p []byte) (int, error) {
-	if b.closed.Load() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
 		return 0, errReadAfterHandler
 	}
 	n, err := b.rc.Read(p)
@@ -267,6 +282,20 @@ func (b *requestBody) Read(p []byte) (int, error) {
 		b.err.CompareAndSwap(nil, &err)
 	}
 	return n, err
+}
+
+// finish ends the use of the body when the handler returns, as net/http
+// requires: a Read still in progress (http.Transport's body writer, when
+// the backend answered without reading the whole body) is interrupted
+// through the client connection's read deadline and waited for, and any
+// later Read fails.
+func (b *requestBody) finish(w http.ResponseWriter) {
+	if !b.mu.TryLock() {
+		http.NewResponseController(w).SetReadDeadline(aLongTimeAgo())
+		b.mu.Lock()
+	}
+	b.closed = true
+	b.mu.Unlock()
 }
 
 // Close does nothing: the server owns the inbound body.

@@ -93,16 +93,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ex := h.getExchange(w, r, st)
-	if !h.sync {
-		// http.Transport may still read the body after RoundTrip returned,
-		// even when this handler ends in a panic; reading it after the
-		// handler returned is not allowed (net/http Request.Body).
-		defer ex.body.closed.Store(true)
-	}
 	if err := ex.prepare(); err != nil {
 		h.putExchange(ex)
 		middleware.WriteError(w, r, http.StatusBadRequest, err)
 		return
+	}
+	if b := ex.body; b != nil && !h.sync {
+		// http.Transport may still read the body after RoundTrip returned,
+		// even when this handler ends in a panic; reading it after the
+		// handler returned is not allowed (net/http Request.Body). b, not
+		// ex: ex goes back to its pool before this runs.
+		defer b.finish(w)
 	}
 	resp, err := ex.roundTrip()
 	if err != nil {
@@ -204,8 +205,10 @@ outer:
 // blame attributes a failure: to the client when it went away or its body
 // failed, else to the backend.
 func (ex *exchange) blame(err error) error {
-	if bodyErr := ex.body.failure(); bodyErr != nil {
-		return bodyErr
+	if ex.body != nil {
+		if bodyErr := ex.body.failure(); bodyErr != nil {
+			return bodyErr
+		}
 	}
 	if ex.in.Context().Err() != nil && !errors.Is(err, middleware.ErrClientGone) {
 		return fmt.Errorf("%w: %w", middleware.ErrClientGone, err)

@@ -169,12 +169,15 @@ func (b *requestBody) fail(err error) error {
 		err = fmt.Errorf("%w: %w", middleware.ErrRequestBody, err)
 	case errors.Is(err, io.EOF):
 		err = fmt.Errorf("%w: %w: %w", middleware.ErrRequestBody, middleware.ErrClientGone, io.ErrUnexpectedEOF)
-		b.c.cancel()
 	default:
 		err = fmt.Errorf("%w: %w: %w", middleware.ErrRequestBody, middleware.ErrClientGone, err)
+	}
+	b.failWith(err)
+	if errors.Is(err, middleware.ErrClientGone) {
+		// Last: the handler may return as soon as the context ends.
 		b.c.cancel()
 	}
-	return b.failWith(err)
+	return err
 }
 
 // malformed records a framing error in the chunked body.
