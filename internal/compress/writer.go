@@ -31,6 +31,8 @@ type responseWriter struct {
 var (
 	_ http.Flusher  = (*responseWriter)(nil)
 	_ http.Hijacker = (*responseWriter)(nil)
+
+	_ middleware.Splicer = (*responseWriter)(nil)
 )
 
 // WriteHeader decides whether to compress and sends the response head.

@@ -9,7 +9,8 @@ import "syscall"
 //
 // ok false means the writer cannot (the client connection is TLS or not a
 // socket, the body is chunked or being compressed, the platform has no
-// splice): nothing was read or written, and the caller writes as usual.
+// splice): nothing was read from src and no body byte written (the head
+// may have been, as by a first Write), and the caller writes as usual.
 // With ok true, written bytes were sent; an error writing to the client
 // wraps ErrClientGone, any other error is the source's (its socket failed,
 // closed early or met its deadline).
@@ -19,6 +20,8 @@ import "syscall"
 type Splicer interface {
 	Splice(src syscall.RawConn, n int64) (written int64, ok bool, err error)
 }
+
+var _ Splicer = (*ResponseWriter)(nil)
 
 // Splice passes the call to the wrapped writer when it is a Splicer,
 // counting the bytes written.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"palisade/internal/middleware"
 )
 
 // pipeSize is the capacity of a splice pipe (Linux's default: 16 pages),
@@ -58,6 +60,8 @@ func closePipe(fds [2]int) {
 	unix.Close(fds[0])
 	unix.Close(fds[1])
 }
+
+var _ middleware.Splicer = (*response)(nil)
 
 // Splice implements middleware.Splicer: it sends the head and buffered
 // body, then moves n body bytes from src to the client's socket through a
