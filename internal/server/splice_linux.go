@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -56,6 +57,13 @@ var pipes = sync.Pool{New: func() any {
 	return p
 }}
 
+// maxPipes bounds the pipes in use at once (two descriptors each), as
+// HAProxy's maxpipes does: a splice beyond it declines and the body is
+// copied. pipesInUse counts them.
+const maxPipes = 1024
+
+var pipesInUse atomic.Int32
+
 func closePipe(fds [2]int) {
 	unix.Close(fds[0])
 	unix.Close(fds[1])
@@ -82,6 +90,11 @@ func (w *response) Splice(src syscall.RawConn, n int64) (int64, bool, error) {
 		w.written+n > w.declared || c.werr != nil || n <= 0 {
 		return 0, false, nil
 	}
+	if pipesInUse.Add(1) > maxPipes {
+		pipesInUse.Add(-1)
+		return 0, false, nil
+	}
+	defer pipesInUse.Add(-1)
 	p, _ := pipes.Get().(*splicePipe)
 	if p == nil {
 		return 0, false, nil
