@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -69,4 +70,43 @@ func respLen(b *testing.B, c net.Conn, br *bufio.Reader, req string) int {
 	var head bytes.Buffer
 	resp.Header.Write(&head)
 	return len("HTTP/1.1 200 OK\r\n") + head.Len() + len("\r\n") + len(body)
+}
+
+// BenchmarkServeConcurrent runs keep-alive requests on 50 connections at
+// once, as wrk -c50 does: the cost of what happens between two requests
+// of a connection (waiting in the poller, or parking) shows here, not with
+// one connection.
+func BenchmarkServeConcurrent(b *testing.B) {
+	const req = "GET /bench/path?x=1 HTTP/1.1\r\nHost: bench.example\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello")
+	}), defaultTestOptions(), nil)
+	go srv.Serve(ln)
+	defer srv.Close()
+	b.SetParallelism((50 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReaderSize(c, 4<<10)
+		discard := make([]byte, respLen(b, c, br, req))
+		for pb.Next() {
+			if _, err := io.WriteString(c, req); err != nil {
+				b.Error(err)
+				return
+			}
+			if _, err := io.ReadFull(br, discard); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
