@@ -97,7 +97,7 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request, hooks exchang
 	}
 
 	c.br = t.getReader(c.nc)
-	timeout := t.responseHeaderTimeout
+	timeout := t.settings.Load().responseHeaderTimeout
 	if hooks != nil {
 		if d := hooks.responseHeaderTimeout(); d > 0 {
 			timeout = d

@@ -55,11 +55,10 @@ const (
 // Full-duplex exchanges are not supported: the request body is sent before
 // the response head is read.
 type H1Transport struct {
-	log                   *slog.Logger
-	dialer                net.Dialer
-	responseHeaderTimeout time.Duration
-	idleTimeout           time.Duration
-	maxIdle               int
+	log *slog.Logger
+	// settings are the upstream's timeouts and pool size, replaced by
+	// Reconfigure on a reload, read once per use.
+	settings atomic.Pointer[h1Settings]
 	// probeAfter is probeIdleAfter; tests lower it.
 	probeAfter time.Duration
 
@@ -77,26 +76,41 @@ type H1Transport struct {
 	staleRetries atomic.Uint64
 }
 
-var _ Transport = (*H1Transport)(nil)
+// h1Settings are the parts of an upstream's config an H1Transport uses.
+type h1Settings struct {
+	connectTimeout        time.Duration
+	responseHeaderTimeout time.Duration
+	idleTimeout           time.Duration
+	maxIdle               int
+}
+
+var (
+	_ Transport      = (*H1Transport)(nil)
+	_ Reconfigurable = (*H1Transport)(nil)
+)
 
 func newH1Transport(cfg config.Upstream, log *slog.Logger) *H1Transport {
-	t := &H1Transport{
-		log:                   log,
-		dialer:                net.Dialer{Timeout: cfg.Timeouts.Connect.D()},
-		responseHeaderTimeout: cfg.Timeouts.ResponseHeader.D(),
-		idleTimeout:           cfg.Timeouts.Idle.D(),
-		maxIdle:               cfg.MaxIdleConns,
-		probeAfter:            probeIdleAfter,
-	}
-	if t.maxIdle < 0 {
-		t.maxIdle = 0
-	}
+	t := &H1Transport{log: log, probeAfter: probeIdleAfter}
+	t.Reconfigure(cfg)
 	pools := map[string]*h1Pool{}
 	t.pools.Store(&pools)
 	t.readers.New = func() any { return bufio.NewReaderSize(nil, readBufferSize) }
 	t.writers.New = func() any { return bufio.NewWriterSize(nil, writeBufferSize) }
 	t.bufs.New = func() any { b := make([]byte, copyBufferSize); return &b }
 	return t
+}
+
+// Reconfigure makes cfg's timeouts and idle pool size apply from the next
+// use on: a reload that changes them keeps the connections, WebSockets
+// included. A smaller pool keeps no more idle connections than it allows
+// from then on; those idle beyond it go as they are used or expire.
+func (t *H1Transport) Reconfigure(cfg config.Upstream) {
+	t.settings.Store(&h1Settings{
+		connectTimeout:        cfg.Timeouts.Connect.D(),
+		responseHeaderTimeout: cfg.Timeouts.ResponseHeader.D(),
+		idleTimeout:           cfg.Timeouts.Idle.D(),
+		maxIdle:               max(cfg.MaxIdleConns, 0),
+	})
 }
 
 // StaleRetries returns how many requests were sent again on a new
@@ -282,7 +296,7 @@ func (p *h1Pool) takeIdle(now time.Time) *h1Conn {
 	c := p.idle[len(p.idle)-1]
 	p.idle[len(p.idle)-1] = nil
 	p.idle = p.idle[:len(p.idle)-1]
-	if p.t.idleTimeout > 0 && now.Sub(c.idleSince) > p.t.idleTimeout {
+	if idle := p.t.settings.Load().idleTimeout; idle > 0 && now.Sub(c.idleSince) > idle {
 		// Everything below it is older still.
 		for _, old := range p.idle {
 			p.closeLocked(old)
@@ -296,7 +310,8 @@ func (p *h1Pool) takeIdle(now time.Time) *h1Conn {
 }
 
 func (p *h1Pool) dial(ctx context.Context) (*h1Conn, error) {
-	nc, err := p.t.dialer.DialContext(ctx, "tcp", p.addr)
+	d := net.Dialer{Timeout: p.t.settings.Load().connectTimeout}
+	nc, err := d.DialContext(ctx, "tcp", p.addr)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -326,11 +341,12 @@ func (p *h1Pool) put(c *h1Conn) {
 	c.idleSince = time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed || len(p.idle) >= p.t.maxIdle {
+	set := p.t.settings.Load()
+	if p.closed || len(p.idle) >= set.maxIdle {
 		p.closeLocked(c)
 		return
 	}
-	if p.t.idleTimeout > 0 && len(p.idle) > 0 && c.idleSince.Sub(p.idle[0].idleSince) > p.t.idleTimeout {
+	if set.idleTimeout > 0 && len(p.idle) > 0 && c.idleSince.Sub(p.idle[0].idleSince) > set.idleTimeout {
 		p.closeLocked(p.idle[0])
 		n := copy(p.idle, p.idle[1:])
 		p.idle[n] = nil

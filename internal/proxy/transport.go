@@ -33,6 +33,16 @@ type Transport interface {
 	Close() error
 }
 
+// Reconfigurable is a Transport whose timeouts and pool size can change in
+// place: a reload that changes only those keeps the transport and its
+// connections (snapshot.TransportKey leaves them out for such transports).
+type Reconfigurable interface {
+	Transport
+	// Reconfigure applies cfg's settings from the next use on; cfg has
+	// the transport's name and protocol.
+	Reconfigure(cfg config.Upstream)
+}
+
 // NewTransport returns the transport for cfg.Protocol: H1Transport for http1
 // (the default) and H2Transport, an http.Transport speaking only HTTP/2 with
 // prior knowledge, for h2c. cfg has been through config's defaults: a zero

@@ -38,6 +38,9 @@ type Snapshot struct {
 	// backends by Commit, so that a build that is not applied changes
 	// nothing live.
 	weights []backendWeight
+	// reconfigure are the settings of reused transports, applied by
+	// Commit for the same reason.
+	reconfigure []reconfiguration
 }
 
 type backendWeight struct {
@@ -45,11 +48,19 @@ type backendWeight struct {
 	w int
 }
 
+type reconfiguration struct {
+	t   proxy.Reconfigurable
+	cfg config.Upstream
+}
+
 // Commit applies what the snapshot sets on long-lived shared state (backend
 // weights). The gateway calls it when it makes the snapshot live.
 func (s *Snapshot) Commit() {
 	for _, bw := range s.weights {
 		bw.b.SetWeight(bw.w)
+	}
+	for _, rc := range s.reconfigure {
+		rc.t.Reconfigure(rc.cfg)
 	}
 }
 
@@ -80,8 +91,14 @@ type Deps struct {
 }
 
 // TransportKey identifies an upstream's transport: a reload that keeps the
-// name and the transport settings keeps its connection pools.
+// key keeps its connection pools. The HTTP/1.1 transport takes new
+// timeouts and pool sizes in place (proxy.Reconfigurable), so its key is
+// the name and protocol; http.Transport's settings cannot change under it,
+// so for h2c they are part of the key.
 func TransportKey(u config.Upstream) string {
+	if u.Protocol == "http1" || u.Protocol == "" {
+		return u.Name + "|http1"
+	}
 	return fmt.Sprintf("%s|%s|%v|%v|%v|%d", u.Name, u.Protocol, u.Timeouts.Connect, u.Timeouts.ResponseHeader, u.Timeouts.Idle, u.MaxIdleConns)
 }
 
@@ -193,6 +210,9 @@ func buildTarget(s *Snapshot, u config.Upstream, deps Deps) (*proxy.Target, erro
 		return nil, err
 	}
 	s.Transports[key] = tr
+	if r, ok := tr.(proxy.Reconfigurable); ok {
+		s.reconfigure = append(s.reconfigure, reconfiguration{r, u})
+	}
 	t := &proxy.Target{
 		Name:                  u.Name,
 		Policy:                policy,

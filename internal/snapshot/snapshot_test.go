@@ -275,23 +275,33 @@ func TestBuildTransports(t *testing.T) {
 }
 
 func TestTransportKey(t *testing.T) {
-	base := parse(t, fullConfig).Upstreams[0]
+	http1 := parse(t, fullConfig).Upstreams[0]
+	h2c := http1
+	h2c.Protocol = "h2c"
+	// The HTTP/1.1 transport takes new timeouts and pool sizes in place
+	// (Reconfigure); http.Transport, for h2c, cannot.
 	for _, tc := range []struct {
 		name     string
+		base     config.Upstream
 		edit     func(u *config.Upstream)
 		wantSame bool
 	}{
-		{"unchanged", func(u *config.Upstream) {}, true},
-		{"backends changed", func(u *config.Upstream) { u.Backends = nil }, true},
-		{"policy changed", func(u *config.Upstream) { u.Policy = "other" }, true},
-		{"name changed", func(u *config.Upstream) { u.Name = "other" }, false},
-		{"protocol changed", func(u *config.Upstream) { u.Protocol = "h2c" }, false},
-		{"connect timeout changed", func(u *config.Upstream) { u.Timeouts.Connect++ }, false},
-		{"response header timeout changed", func(u *config.Upstream) { u.Timeouts.ResponseHeader++ }, false},
-		{"idle timeout changed", func(u *config.Upstream) { u.Timeouts.Idle++ }, false},
-		{"idle pool size changed", func(u *config.Upstream) { u.MaxIdleConns++ }, false},
+		{"unchanged", http1, func(u *config.Upstream) {}, true},
+		{"backends changed", http1, func(u *config.Upstream) { u.Backends = nil }, true},
+		{"policy changed", http1, func(u *config.Upstream) { u.Policy = "other" }, true},
+		{"name changed", http1, func(u *config.Upstream) { u.Name = "other" }, false},
+		{"protocol changed", http1, func(u *config.Upstream) { u.Protocol = "h2c" }, false},
+		{"http1 connect timeout changed", http1, func(u *config.Upstream) { u.Timeouts.Connect++ }, true},
+		{"http1 response header timeout changed", http1, func(u *config.Upstream) { u.Timeouts.ResponseHeader++ }, true},
+		{"http1 idle timeout changed", http1, func(u *config.Upstream) { u.Timeouts.Idle++ }, true},
+		{"http1 idle pool size changed", http1, func(u *config.Upstream) { u.MaxIdleConns++ }, true},
+		{"h2c connect timeout changed", h2c, func(u *config.Upstream) { u.Timeouts.Connect++ }, false},
+		{"h2c response header timeout changed", h2c, func(u *config.Upstream) { u.Timeouts.ResponseHeader++ }, false},
+		{"h2c idle timeout changed", h2c, func(u *config.Upstream) { u.Timeouts.Idle++ }, false},
+		{"h2c idle pool size changed", h2c, func(u *config.Upstream) { u.MaxIdleConns++ }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			base := tc.base
 			u := base
 			u.Backends = slices.Clone(base.Backends)
 			tc.edit(&u)
