@@ -32,9 +32,10 @@ type h1Conn struct {
 	// interrupt makes blocked reads and writes return at once; it is
 	// bound once per connection so that registering it allocates nothing.
 	interrupt func()
-	// stop unregisters interrupt from the current exchange's context. It
-	// reports false when interrupt has run or is running, and then the
-	// connection must not be reused.
+	// slot or stop unregisters interrupt from the current exchange's
+	// context: slot when the server offers a middleware.InterruptSlot,
+	// stop (context.AfterFunc's) otherwise. See unregister.
+	slot middleware.InterruptSlot
 	stop func() bool
 	// rc is the socket of a TCP connection, for splicing bodies to the
 	// client; nil otherwise.
@@ -77,10 +78,14 @@ type h1Response struct {
 // roundTrip runs one exchange on c. On error c has been closed.
 func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request, hooks exchangeHooks) (*http.Response, error) {
 	t := c.pool.t
-	c.stop = nil
-	if ctx.Done() != nil {
+	c.stop, c.slot = nil, nil
+	sc := middleware.ServerConnFrom(ctx)
+	switch {
+	case sc != nil && sc.SetInterrupt(&c.interrupt):
 		// The client going away must end a wait on a slow backend; no
-		// goroutine watches for it: the context runs interrupt.
+		// goroutine watches for it: the server runs interrupt.
+		c.slot = sc
+	case ctx.Done() != nil:
 		c.stop = context.AfterFunc(ctx, c.interrupt)
 	}
 
@@ -107,7 +112,10 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request, hooks exchang
 	// watched for a hang-up is, once the wait has lasted watchAfter: the
 	// first deadline is then the earlier of the two.
 	var deadline, wait time.Time
-	watcher := middleware.ClientWatcherFrom(ctx)
+	var watcher middleware.ClientWatcher
+	if sc != nil {
+		watcher = sc
+	}
 	if timeout > 0 || watcher != nil {
 		now := time.Now()
 		if timeout > 0 {
@@ -251,11 +259,8 @@ func contextErr(ctx context.Context, err error) error {
 // pool when reuse allows and nothing unexpected is buffered, else it is
 // closed. c must not be touched after release.
 func (c *h1Conn) release(reuse bool) {
-	if c.stop != nil {
-		if !c.stop() {
-			reuse = false
-		}
-		c.stop = nil
+	if !c.unregister() {
+		reuse = false
 	}
 	if c.br != nil {
 		if c.br.Buffered() > 0 {
@@ -273,12 +278,24 @@ func (c *h1Conn) release(reuse bool) {
 	c.pool.forget(c)
 }
 
+// unregister removes interrupt from the exchange's context. It reports
+// false when interrupt has run or is running: the connection must then not
+// be reused.
+func (c *h1Conn) unregister() bool {
+	stopped := true
+	switch {
+	case c.slot != nil:
+		stopped = c.slot.ClearInterrupt(&c.interrupt)
+	case c.stop != nil:
+		stopped = c.stop()
+	}
+	c.slot, c.stop = nil, nil
+	return stopped
+}
+
 // abort ends a failed exchange and closes c.
 func (c *h1Conn) abort() {
-	if c.stop != nil {
-		c.stop()
-		c.stop = nil
-	}
+	c.unregister()
 	if c.br != nil {
 		c.pool.t.putReader(c.br)
 		c.br = nil
@@ -320,10 +337,7 @@ func (u *h1Upgrade) Close() error {
 	if u.closed.Swap(true) {
 		return nil
 	}
-	if u.c.stop != nil {
-		u.c.stop()
-		u.c.stop = nil
-	}
+	u.c.unregister()
 	u.c.pool.forget(u.c)
 	return nil
 }

@@ -175,7 +175,7 @@ func (b *requestBody) fail(err error) error {
 	b.failWith(err)
 	if errors.Is(err, middleware.ErrClientGone) {
 		// Last: the handler may return as soon as the context ends.
-		b.c.cancel()
+		b.c.cancelRequest()
 	}
 	return err
 }

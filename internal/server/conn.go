@@ -46,6 +46,24 @@ const maxDrain = 256 << 10
 // h2Preface starts every HTTP/2 connection (RFC 9113 §3.4).
 const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
+var _ middleware.ServerConn = (*conn)(nil)
+
+// SetInterrupt implements middleware.InterruptSlot.
+func (c *conn) SetInterrupt(f *func()) bool { return c.intr.CompareAndSwap(nil, f) }
+
+// ClearInterrupt implements middleware.InterruptSlot.
+func (c *conn) ClearInterrupt(f *func()) bool { return c.intr.CompareAndSwap(f, nil) }
+
+// cancelRequest ends the connection's context, then runs the interrupt
+// the handler registered, if any: the context first, so that what the
+// interrupt wakes sees why.
+func (c *conn) cancelRequest() {
+	c.cancel()
+	if f := c.intr.Swap(nil); f != nil {
+		(*f)()
+	}
+}
+
 // errClientClosed is why nothing more is written once the client was
 // seen closing its connection while its request was being served.
 var errClientClosed = errors.New("client closed the connection")
@@ -98,6 +116,10 @@ type conn struct {
 	watched  bool
 	watching bool
 	gone     atomic.Bool
+
+	// intr is the handler's interrupt (middleware.InterruptSlot), called
+	// by cancelRequest.
+	intr atomic.Pointer[func()]
 
 	// Read side: the request head and body, read by the goroutine
 	// running the handler (or the one it reads the body from).
@@ -174,9 +196,7 @@ func (c *conn) init(s *Server, nc net.Conn) {
 	c.remote = nc.RemoteAddr().String()
 	c.initRaw()
 	ctx := context.WithValue(context.Background(), http.LocalAddrContextKey, nc.LocalAddr())
-	if c.rc != nil {
-		ctx = middleware.WithClientWatcher(ctx, c)
-	}
+	ctx = middleware.WithServerConn(ctx, c)
 	if s.connContext != nil {
 		ctx = s.connContext(ctx, nc)
 	}
@@ -238,7 +258,7 @@ func (c *conn) exit() {
 			c.nc.Close()
 		}
 	}
-	c.cancel()
+	c.cancelRequest()
 	c.releaseRead()
 	c.releaseWrite()
 	c.releaseExchange()
@@ -531,6 +551,7 @@ func (c *conn) serveRequest(o *Options) bool {
 	x.resp.reset(r, &f)
 
 	ok := c.runHandler(r)
+	c.intr.Store(nil)
 	if c.watching {
 		c.unwatch()
 	}
@@ -709,6 +730,6 @@ func (c *conn) flushWith(p []byte) error {
 func (c *conn) writeFailed(err error) error {
 	c.werr = fmt.Errorf("%w: %w", middleware.ErrClientGone, err)
 	c.closeAfter.Store(true)
-	c.cancel()
+	c.cancelRequest()
 	return c.werr
 }

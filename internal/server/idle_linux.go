@@ -448,7 +448,7 @@ func (p *parker) dispatch() {
 				delete(p.watched, ev.Fd)
 				c.watched = false
 				c.gone.Store(true)
-				c.cancel()
+				c.cancelRequest()
 			}
 			continue
 		}

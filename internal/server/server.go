@@ -269,7 +269,7 @@ func (s *Server) closeConns() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.active {
-		c.cancel()
+		c.cancelRequest()
 		c.nc.Close()
 	}
 }
