@@ -48,6 +48,9 @@ const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 var _ middleware.ServerConn = (*conn)(nil)
 
+// Done implements middleware.InterruptSlot.
+func (c *conn) Done() <-chan struct{} { return c.ctx.Done() }
+
 // SetInterrupt implements middleware.InterruptSlot.
 func (c *conn) SetInterrupt(f *func()) bool { return c.intr.CompareAndSwap(nil, f) }
 
@@ -116,6 +119,7 @@ type conn struct {
 	watched  bool
 	watching bool
 	gone     atomic.Bool
+	epGen    int32 // generation of the epoll registration (guarded by the parker's mu)
 
 	// intr is the handler's interrupt (middleware.InterruptSlot), called
 	// by cancelRequest.

@@ -213,6 +213,7 @@ type parker struct {
 	mu        sync.Mutex
 	closed    bool            // Shutdown or Close: park refuses, run closes every conn
 	epfd      int             // -1 once the epoll instance is closed
+	gen       int32           // the last registration's generation (nextGen)
 	byFD      map[int32]*conn // parked
 	watched   map[int32]*conn // serving a request, watched for a hang-up
 	deadlines parkHeap        // the parked conns with a wait deadline
@@ -270,7 +271,7 @@ func (p *parker) watch(c *conn) {
 	if !c.inEpoll {
 		op = unix.EPOLL_CTL_ADD
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: c.fd}
+	ev := unix.EpollEvent{Events: unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: c.fd, Pad: p.nextGen(c)}
 	if err := unix.EpollCtl(p.epfd, op, int(c.fd), &ev); err != nil {
 		return
 	}
@@ -346,7 +347,7 @@ func (p *parker) park(c *conn) bool {
 	if !c.inEpoll {
 		op = unix.EPOLL_CTL_ADD
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: c.fd}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: c.fd, Pad: p.nextGen(c)}
 	if err := unix.EpollCtl(p.epfd, op, int(c.fd), &ev); err != nil {
 		return false
 	}
@@ -365,6 +366,15 @@ func (p *parker) park(c *conn) bool {
 		p.file.SetReadDeadline(c.waitDL)
 	}
 	return true
+}
+
+// nextGen gives c's next epoll registration a generation number, carried
+// in the event data so that dispatch can tell a stale event. Called with
+// mu held.
+func (p *parker) nextGen(c *conn) int32 {
+	p.gen++
+	c.epGen = p.gen
+	return p.gen
 }
 
 // forget removes c's socket from the epoll instance, and from the watched
@@ -439,9 +449,15 @@ func (p *parker) dispatch() {
 		return
 	}
 	for _, ev := range p.events[:p.n] {
+		// An event names a descriptor, whose number a closed connection's
+		// successor may have taken since it was collected: the generation
+		// in its data must be that of the registration in force.
 		c := p.byFD[ev.Fd]
+		if c != nil && c.epGen != ev.Pad {
+			continue
+		}
 		if c == nil {
-			if c = p.watched[ev.Fd]; c != nil {
+			if c = p.watched[ev.Fd]; c != nil && c.epGen == ev.Pad {
 				// The client hung up while its request was served.
 				// Under mu, so c is still in that request (unwatch and
 				// forget take mu): its context is the right one.
