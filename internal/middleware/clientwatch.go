@@ -16,6 +16,10 @@ type ServerConn interface {
 // The function must be quick and must not block (closing or moving the
 // deadline of a socket).
 type InterruptSlot interface {
+	// Done is the Done channel of the context the server cancels. A
+	// request context with another one (a handler's WithTimeout) ends
+	// without the server knowing: use context.AfterFunc for it.
+	Done() <-chan struct{}
 	// SetInterrupt registers f. It reports false when another function
 	// is registered; the caller then uses context.AfterFunc.
 	SetInterrupt(f *func()) bool

@@ -290,9 +290,15 @@ func (b *requestBody) Read(p []byte) (int, error) {
 // through the client connection's read deadline and waited for, and any
 // later Read fails.
 func (b *requestBody) finish(w http.ResponseWriter) {
-	if !b.mu.TryLock() {
-		http.NewResponseController(w).SetReadDeadline(aLongTimeAgo())
-		b.mu.Lock()
+	// The reader may set its own deadline after ours (before each read
+	// from the connection): set ours again until the read has returned.
+	rc := http.NewResponseController(w)
+	for wait := time.Millisecond; !b.mu.TryLock(); wait = min(2*wait, 50*time.Millisecond) {
+		if err := rc.SetReadDeadline(aLongTimeAgo()); err != nil {
+			b.mu.Lock() // no way to interrupt it: wait for the read
+			break
+		}
+		time.Sleep(wait)
 	}
 	b.closed = true
 	b.mu.Unlock()

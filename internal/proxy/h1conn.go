@@ -81,7 +81,7 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request, hooks exchang
 	c.stop, c.slot = nil, nil
 	sc := middleware.ServerConnFrom(ctx)
 	switch {
-	case sc != nil && sc.SetInterrupt(&c.interrupt):
+	case sc != nil && ctx.Done() == sc.Done() && sc.SetInterrupt(&c.interrupt):
 		// The client going away must end a wait on a slow backend; no
 		// goroutine watches for it: the server runs interrupt.
 		c.slot = sc
@@ -170,6 +170,12 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request, hooks exchang
 	}
 	if !wait.IsZero() {
 		c.nc.SetReadDeadline(time.Time{})
+		if err := ctx.Err(); err != nil {
+			// The interrupt may have moved the deadline just before it
+			// was cleared: the body's reads would not see it.
+			c.abort()
+			return nil, err
+		}
 	}
 
 	resp := &r.resp
