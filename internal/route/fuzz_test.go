@@ -47,8 +47,9 @@ func FuzzLookup(f *testing.F) {
 	f.Fuzz(func(t *testing.T, method, host, path, query, cookie, canary string) {
 		if strings.Count(query, "&") >= 10000 || strings.Count(cookie, ";")+strings.Count(cookie, "\n") >= 3000 {
 			// net/url and net/http give up on that many parameters or
-			// cookies, which Lookup, allocating nothing, need not do.
-			t.Skip()
+			// cookies, which Lookup, allocating nothing, need not do: the
+			// reference cannot judge such an input.
+			return
 		}
 		r := &http.Request{
 			Method: method,

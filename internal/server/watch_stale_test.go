@@ -4,7 +4,9 @@ package server
 
 import (
 	"net/http"
+	"net/netip"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,7 +27,7 @@ func TestStaleHangupIgnored(t *testing.T) {
 	setup := func(s *Server) {
 		p, err := newParker(s)
 		if err != nil {
-			t.Skip(err)
+			t.Fatalf("epoll: %v", err)
 		}
 		p.waitFn = func(fd uintptr) bool {
 			ok := p.collect(fd)
@@ -92,16 +94,30 @@ func TestStaleHangupIgnored(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the parker never saw client A hang up")
 	}
+	// Client B's socket is made now, so that it takes the lowest free
+	// number (client A's) and the server's end of B gets fdA: Linux hands
+	// out the lowest free descriptor. It is driven with system calls, as a
+	// net.Conn would take more descriptors.
+	bfd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(bfd)
 	// The handler of A returns (its backend answered just then), the
 	// connection reads EOF and closes; the parker has not dispatched yet.
 	close(releaseA)
 	time.Sleep(200 * time.Millisecond)
 
-	b := ts.client(t)
-	b.send("GET /b HTTP/1.1\r\nHost: h\r\n\r\n")
+	la := netip.MustParseAddrPort(ts.addr)
+	if err := syscall.Connect(bfd, &syscall.SockaddrInet4{Port: int(la.Port()), Addr: la.Addr().As4()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := syscall.Write(bfd, []byte("GET /b HTTP/1.1\r\nHost: h\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
 	fdB := <-watchedB
 	if fdB != fdA {
-		t.Skipf("descriptor not reused (A %d, B %d)", fdA, fdB)
+		t.Fatalf("the server's end of client B has descriptor %d, not client A's %d: the test's precondition failed (a descriptor was opened in between)", fdB, fdA)
 	}
 	close(gate) // the parker dispatches the event it collected for A
 	got := <-doneB
