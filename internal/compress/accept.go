@@ -66,12 +66,8 @@ func parseAcceptEncoding(fields []string) acceptance {
 	a.present = len(fields) > 0
 	for _, f := range fields {
 		for f != "" {
-			var elem string
-			if i := strings.IndexByte(f, ','); i >= 0 {
-				elem, f = f[:i], f[i+1:]
-			} else {
-				elem, f = f, ""
-			}
+			elem, rest, _ := strings.Cut(f, ",")
+			f = rest
 			a.add(elem)
 		}
 	}
@@ -198,12 +194,8 @@ func trimOWS(s string) string {
 func listHas(values []string, name string) bool {
 	for _, v := range values {
 		for v != "" {
-			var elem string
-			if i := strings.IndexByte(v, ','); i >= 0 {
-				elem, v = v[:i], v[i+1:]
-			} else {
-				elem, v = v, ""
-			}
+			elem, rest, _ := strings.Cut(v, ",")
+			v = rest
 			if i := strings.IndexByte(elem, '='); i >= 0 {
 				elem = elem[:i]
 			}

@@ -146,12 +146,8 @@ func (c *compressor) tooShort(h http.Header) bool {
 func onlyIdentity(values []string) bool {
 	for _, v := range values {
 		for v != "" {
-			var elem string
-			if i := strings.IndexByte(v, ','); i >= 0 {
-				elem, v = v[:i], v[i+1:]
-			} else {
-				elem, v = v, ""
-			}
+			elem, rest, _ := strings.Cut(v, ",")
+			v = rest
 			if e := trimOWS(elem); e != "" && !equalFoldASCII(e, "identity") {
 				return false
 			}
