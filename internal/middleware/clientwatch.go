@@ -21,7 +21,8 @@ type InterruptSlot interface {
 	// without the server knowing: use context.AfterFunc for it.
 	Done() <-chan struct{}
 	// SetInterrupt registers f. It reports false when another function
-	// is registered; the caller then uses context.AfterFunc.
+	// is registered or the context has ended; the caller then uses
+	// context.AfterFunc.
 	SetInterrupt(f *func()) bool
 	// ClearInterrupt unregisters f and reports whether it was still
 	// registered: false means f has run or is running, as the stop

@@ -51,8 +51,20 @@ var _ middleware.ServerConn = (*conn)(nil)
 // Done implements middleware.InterruptSlot.
 func (c *conn) Done() <-chan struct{} { return c.ctx.Done() }
 
-// SetInterrupt implements middleware.InterruptSlot.
-func (c *conn) SetInterrupt(f *func()) bool { return c.intr.CompareAndSwap(nil, f) }
+// SetInterrupt implements middleware.InterruptSlot. It refuses once the
+// context has ended: cancelRequest may have emptied the slot already, and
+// nothing would run f.
+func (c *conn) SetInterrupt(f *func()) bool {
+	if !c.intr.CompareAndSwap(nil, f) {
+		return false
+	}
+	select {
+	case <-c.ctx.Done():
+		return !c.intr.CompareAndSwap(f, nil)
+	default:
+		return true
+	}
+}
 
 // ClearInterrupt implements middleware.InterruptSlot.
 func (c *conn) ClearInterrupt(f *func()) bool { return c.intr.CompareAndSwap(f, nil) }
