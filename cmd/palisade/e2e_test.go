@@ -41,11 +41,19 @@ type process struct {
 
 func startProcess(t *testing.T, args ...string) *process {
 	t.Helper()
+	return startProcessIn(t, "", args...)
+}
+
+// startProcessIn is startProcess with dir as the working directory ("" is
+// the test's).
+func startProcessIn(t *testing.T, dir string, args ...string) *process {
+	t.Helper()
 	bin, err := binary()
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := &process{cmd: exec.Command(bin, args...), done: make(chan error, 1)}
+	p.cmd.Dir = dir
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

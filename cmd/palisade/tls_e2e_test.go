@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -19,19 +20,24 @@ import (
 // TestRunTLS drives the binary over TLS with the real curl: HTTP/2 and
 // HTTP/1.1 chosen by ALPN, X-Forwarded-Proto https, and certificates
 // replaced on SIGHUP, a broken one refused.
+//
+// It runs in another directory than the config's, whose relative paths
+// must resolve beside the config: the certificates, and the access log,
+// which was once opened relative to the working directory instead.
 func TestRunTLS(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s|%s", r.Header.Get("X-Forwarded-Proto"), r.Header.Get("Forwarded"))
 	}))
 	t.Cleanup(backend.Close)
-	dir := t.TempDir()
+	dir, workDir := t.TempDir(), t.TempDir()
 	ca := testenv.NewCA(t)
 	certFile, keyFile := filepath.Join(dir, "certs", "site.pem"), filepath.Join(dir, "certs", "site.key")
 	ca.WriteLeaf(t, certFile, keyFile, "v1", "127.0.0.1")
+	if err := os.Mkdir(filepath.Join(dir, "logs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	file := filepath.Join(dir, "palisade.yaml")
-	// Relative certificate paths: the process runs elsewhere, so this also
-	// checks that they resolve against the config file's directory.
-	cfg := fmt.Sprintf(`access_log: {output: "off"}
+	cfg := fmt.Sprintf(`access_log: {output: logs/access.log, buffer: 0}
 listeners:
   - name: web
     address: "127.0.0.1:0"
@@ -43,7 +49,7 @@ upstreams: [{name: app, forwarded: true, backends: [{address: %q}]}]
 	if err := os.WriteFile(file, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := startProcess(t, "run", "-c", file)
+	p := startProcessIn(t, workDir, "run", "-c", file)
 	addr := p.waitLog(t, listening)[1]
 	url := "https://" + addr + "/"
 
@@ -109,4 +115,12 @@ upstreams: [{name: app, forwarded: true, backends: [{address: %q}]}]
 		t.Errorf("curl after a refused reload = %s, want 200", got)
 	}
 	p.stop(t)
+
+	data, err := os.ReadFile(filepath.Join(dir, "logs", "access.log"))
+	if err != nil || !strings.Contains(string(data), `"proto":"HTTP/2.0","status":200`) {
+		t.Errorf("access log beside the config: %v\n%s\nwant lines for the requests", err, data)
+	}
+	if _, err := os.Stat(filepath.Join(workDir, "logs")); err == nil {
+		t.Errorf("a logs directory appeared in the working directory")
+	}
 }

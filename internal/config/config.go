@@ -8,8 +8,16 @@ type Config struct {
 	Routes    []Route    `yaml:"routes"`
 	Upstreams []Upstream `yaml:"upstreams"`
 
-	// File is the path the document was read from ("" for bytes).
+	// File is the path the document was read from ("" for bytes), or the
+	// name diagnostics give it.
 	File string `yaml:"-"`
+	// Dir is the directory the relative file paths of the document were
+	// resolved against: the absolute directory of the file Load read, or
+	// "" for a document Parse decoded from bytes, whose relative paths
+	// stay relative to the working directory. Every file path in a
+	// Config (access_log.output when a file, the certificate and key
+	// files of listeners) is already resolved: open it as it is.
+	Dir string `yaml:"-"`
 	// Positions maps the path of every value written in the document
 	// ("routes[2]", "routes[2].match", "routes[2].match.headers.X-Canary")
 	// to where it was written; "" is the document itself. Use Pos, which
@@ -30,7 +38,8 @@ type Runtime struct {
 
 // AccessLog configures the one JSON line written per request.
 type AccessLog struct {
-	// Output is "stdout" (default), "stderr", "off", or a file path.
+	// Output is "stdout" (default), "stderr", "off", or a file path,
+	// relative to the config file's directory (see Config.Dir).
 	Output string `yaml:"output"`
 	// Buffer collects lines and writes them in one call when full or
 	// after FlushInterval, saving a write per request (default 64KiB;

@@ -36,14 +36,16 @@ func Parse(file string, data []byte) (*Config, error) {
 }
 
 // Load reads the file at path and parses it, naming it path in
-// diagnostics. If the file cannot be read the error wraps the os error
-// (errors.Is(err, fs.ErrNotExist) works); otherwise it is as for Parse.
+// diagnostics. Relative file paths in it are resolved against the
+// directory of path (see Config.Dir). If the file cannot be read the error
+// wraps the os error (errors.Is(err, fs.ErrNotExist) works); otherwise it
+// is as for Parse.
 func (l Loader) Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return l.Parse(path, data)
+	return l.parse(path, configDir(path), data)
 }
 
 // Parse decodes data, one YAML document, into a Config: it substitutes
@@ -54,8 +56,16 @@ func (l Loader) Load(path string) (*Config, error) {
 // Parse returns either a valid Config, which the caller owns, or nil and
 // Diagnostics listing every problem found, in source order. The returned
 // Config's Positions maps the path of every value written in the document
-// ("routes[3].match") to where it was written.
+// ("routes[3].match") to where it was written. The document has no
+// directory of its own, so its relative file paths stay relative to the
+// working directory; Load resolves them against the file's.
 func (l Loader) Parse(file string, data []byte) (*Config, error) {
+	return l.parse(file, "", data)
+}
+
+// parse is Parse with the directory relative file paths are resolved
+// against ("" for none).
+func (l Loader) parse(file, dir string, data []byte) (*Config, error) {
 	lookup := l.LookupEnv
 	if lookup == nil {
 		lookup = os.LookupEnv
@@ -66,7 +76,7 @@ func (l Loader) Parse(file string, data []byte) (*Config, error) {
 		return nil, Diagnostics{*syntax}
 	}
 	d := newDecoder(file, lookup, root)
-	cfg := &Config{File: file}
+	cfg := &Config{File: file, Dir: dir}
 	cfg.setDefaults()
 	if root != nil && !isNull(root) {
 		d.decode(root, "", reflect.ValueOf(cfg).Elem())
@@ -81,6 +91,7 @@ func (l Loader) Parse(file string, data []byte) (*Config, error) {
 	if len(diags) > 0 {
 		return nil, sortDiagnostics(diags)
 	}
+	cfg.resolvePaths()
 	return cfg, nil
 }
 

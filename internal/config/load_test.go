@@ -45,7 +45,7 @@ func defaultUpstream(name string, backends ...Backend) Upstream {
 // record where the document came from.
 func withoutPositions(cfg *Config) Config {
 	c := *cfg
-	c.File, c.Positions = "", nil
+	c.File, c.Dir, c.Positions = "", "", nil
 	return c
 }
 
@@ -308,19 +308,76 @@ func TestListenerTLSDefaults(t *testing.T) {
 	}
 }
 
-func TestResolvePath(t *testing.T) {
-	abs := filepath.Join(string(filepath.Separator), "etc", "palisade", "cert.pem")
-	for _, tc := range []struct{ name, file, path, want string }{
-		{"relative to the config's directory", filepath.Join("conf", "palisade.yaml"), "certs/a.pem", filepath.Join("conf", "certs", "a.pem")},
-		{"config in the working directory", "palisade.yaml", "a.pem", "a.pem"},
-		{"absolute path kept", filepath.Join("conf", "palisade.yaml"), abs, abs},
-		{"config without a file", "", "a.pem", "a.pem"},
+// TestLoadResolvesPaths guards the rule that every file path in a config
+// file is relative to the file's directory, whatever the working
+// directory: the access log was once opened relative to the working
+// directory while certificates were read beside the config.
+func TestLoadResolvesPaths(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "conf")
+	if err := os.Mkdir(conf, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	abs := filepath.Join(dir, "keys", "b.key")
+	doc := `access_log: {output: logs/access.log}
+listeners:
+  - name: web
+    address: 127.0.0.1:8443
+    tls:
+      certificates:
+        - {cert_file: certs/a.pem, key_file: ../keys/a.key}
+        - {cert_file: b.pem, key_file: ` + abs + `}
+`
+	if err := os.WriteFile(filepath.Join(conf, "palisade.yaml"), []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Loaded by a relative name from elsewhere: still resolved against
+	// the file's directory, and made absolute.
+	t.Chdir(dir)
+	cfg, err := Load(filepath.Join("conf", "palisade.yaml"))
+	if err != nil {
+		t.Fatalf("Load:\n%v", err)
+	}
+	certs := cfg.Listeners[0].TLS.Certificates
+	for _, tc := range []struct{ key, got, want string }{
+		{"Dir", cfg.Dir, conf},
+		{"access_log.output", cfg.AccessLog.Output, filepath.Join(conf, "logs", "access.log")},
+		{"certificates[0].cert_file", certs[0].CertFile, filepath.Join(conf, "certs", "a.pem")},
+		{"certificates[0].key_file", certs[0].KeyFile, filepath.Join(dir, "keys", "a.key")},
+		{"certificates[1].cert_file", certs[1].CertFile, filepath.Join(conf, "b.pem")},
+		{"certificates[1].key_file (absolute)", certs[1].KeyFile, abs},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c := &Config{File: tc.file}
-			if got := c.ResolvePath(tc.path); got != tc.want {
-				t.Errorf("Config{File: %q}.ResolvePath(%q) = %q, want %q", tc.file, tc.path, got, tc.want)
-			}
-		})
+		if tc.got != tc.want {
+			t.Errorf("Load: %s = %q, want %q", tc.key, tc.got, tc.want)
+		}
+	}
+	// Positions are those of the values as written.
+	if got, want := cfg.Pos("listeners[0].tls.certificates[1].cert_file"), (Pos{Line: 8, Col: 23}); got != want {
+		t.Errorf("Pos(cert_file) = %v, want %v", got, want)
+	}
+
+	// Bytes with no file (quick mode): relative to the working directory.
+	parsed := mustParse(t, doc)
+	if parsed.Dir != "" || parsed.AccessLog.Output != "logs/access.log" || parsed.Listeners[0].TLS.Certificates[0].CertFile != "certs/a.pem" {
+		t.Errorf("Parse: Dir %q, output %q, cert_file %q; want \"\", logs/access.log, certs/a.pem as written",
+			parsed.Dir, parsed.AccessLog.Output, parsed.Listeners[0].TLS.Certificates[0].CertFile)
+	}
+}
+
+func TestAccessLogStreamsNotResolved(t *testing.T) {
+	dir := t.TempDir()
+	for _, out := range []string{"stdout", "stderr", "off"} {
+		file := filepath.Join(dir, "palisade.yaml")
+		doc := "access_log: {output: " + out + "}\nlisteners: [{name: web, address: 127.0.0.1:8080}]\n"
+		if err := os.WriteFile(file, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := Load(file)
+		if err != nil {
+			t.Fatalf("Load:\n%v", err)
+		}
+		if cfg.AccessLog.Output != out {
+			t.Errorf("Load: access_log.output %q became %q, want it kept", out, cfg.AccessLog.Output)
+		}
 	}
 }

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strconv"
 )
@@ -27,7 +26,7 @@ type ListenerTLS struct {
 
 // Certificate is one certificate chain and its private key, as PEM files.
 // A relative path is resolved against the directory of the config file
-// (see Config.ResolvePath).
+// when the config is loaded (see Config.Dir).
 type Certificate struct {
 	// CertFile holds the leaf certificate first, then any intermediates.
 	CertFile string `yaml:"cert_file"`
@@ -40,18 +39,6 @@ func TLSVersions() []string { return []string{"1.2", "1.3"} }
 
 // ALPNProtocols are the values ListenerTLS.ALPN accepts.
 func ALPNProtocols() []string { return []string{"h2", "http/1.1"} }
-
-// ResolvePath returns the file path p as written in c resolved against the
-// directory of c's file, so that a config refers to its certificates the
-// same way wherever the process was started. An absolute p, and any p in a
-// config that was not read from a file, is returned as it is (relative to
-// the working directory).
-func (c *Config) ResolvePath(p string) string {
-	if p == "" || filepath.IsAbs(p) || c.File == "" {
-		return p
-	}
-	return filepath.Join(filepath.Dir(c.File), p)
-}
 
 // listenerTLS checks the tls block at path (nil: the listener is plain).
 func (v *validator) listenerTLS(path string, t *ListenerTLS) {

@@ -1,8 +1,10 @@
 package obs
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"strconv"
@@ -48,9 +50,9 @@ func OpenAccessLog(output string, buffer int, flush time.Duration) (*AccessLog, 
 	case "stderr":
 		l.w = os.Stderr
 	default:
-		f, err := os.OpenFile(output, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		f, err := openFile(output)
 		if err != nil {
-			return nil, fmt.Errorf("access log: %w", err)
+			return nil, err
 		}
 		l.w, l.closer = f, f
 	}
@@ -62,6 +64,21 @@ func OpenAccessLog(output string, buffer int, flush time.Duration) (*AccessLog, 
 		go l.flusher(flush)
 	}
 	return l, nil
+}
+
+// openFile opens the log file at path for appending, creating it if
+// missing. The error names path once: `cannot open "/var/log/a.log":
+// permission denied`.
+func openFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("cannot open %q: %w", path, err)
+	}
+	return f, nil
 }
 
 // flusher writes out what waits in the buffer every interval.
@@ -106,7 +123,7 @@ func (l *AccessLog) Reopen() error {
 	if l == nil || l.closer == nil {
 		return nil
 	}
-	f, err := os.OpenFile(l.output, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := openFile(l.output)
 	if err != nil {
 		return fmt.Errorf("access log: %w", err)
 	}

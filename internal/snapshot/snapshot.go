@@ -120,7 +120,7 @@ func Build(cfg *config.Config, deps Deps) (*Snapshot, error) {
 
 	al, err := deps.AccessLog(cfg.AccessLog)
 	if err != nil {
-		report("access_log.output", err, "check the path and its directory's permissions")
+		report("access_log.output", err, "the directory must exist and be writable by palisade; a relative path is resolved against the config file's directory")
 	}
 	s.AccessLog = al
 

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -62,18 +61,18 @@ func tlsVersion(v string) uint16 {
 // match the certificate.
 func loadPair(cfg *config.Config, path string, c config.Certificate) (tls.Certificate, *config.Diagnostic) {
 	certPath, keyPath := path+".cert_file", path+".key_file"
-	certFile, keyFile := cfg.ResolvePath(c.CertFile), cfg.ResolvePath(c.KeyFile)
+	certFile, keyFile := c.CertFile, c.KeyFile // resolved by config
 	fail := func(at, message, hint string) (tls.Certificate, *config.Diagnostic) {
 		d := cfg.Diagnostic(at, message, hint)
 		return tls.Certificate{}, &d
 	}
 	certPEM, err := os.ReadFile(certFile)
 	if err != nil {
-		return fail(certPath, readProblem(certFile, err), readHint(cfg, c.CertFile, err))
+		return fail(certPath, readProblem(certFile, err), readHint(cfg, err))
 	}
 	keyPEM, err := os.ReadFile(keyFile)
 	if err != nil {
-		return fail(keyPath, readProblem(keyFile, err), readHint(cfg, c.KeyFile, err))
+		return fail(keyPath, readProblem(keyFile, err), readHint(cfg, err))
 	}
 	leaf, problem := firstCertificate(certPEM)
 	if problem != "" {
@@ -151,10 +150,10 @@ func readProblem(file string, err error) string {
 	return fmt.Sprintf("cannot read %q: %v", file, err)
 }
 
-func readHint(cfg *config.Config, written string, err error) string {
+func readHint(cfg *config.Config, err error) string {
 	switch {
-	case errors.Is(err, fs.ErrNotExist) && !filepath.IsAbs(written) && cfg.File != "":
-		return "a relative path is resolved against the directory of " + cfg.File
+	case errors.Is(err, fs.ErrNotExist) && cfg.Dir != "":
+		return "relative paths are resolved against the config file's directory, " + cfg.Dir
 	case errors.Is(err, fs.ErrNotExist):
 		return "check the path"
 	case errors.Is(err, fs.ErrPermission):
