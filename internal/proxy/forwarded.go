@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"palisade/internal/httpsyntax"
 	"palisade/internal/middleware"
 )
 
@@ -149,7 +150,7 @@ func forwardedElement(ip, port, host, proto string) string {
 // writeTokenOrQuoted writes v as a token when it is one, else as a
 // quoted-string with '"' and '\' escaped (RFC 9110 §5.6.4).
 func writeTokenOrQuoted(b *strings.Builder, v string) {
-	if validFieldName(v) {
+	if httpsyntax.IsToken(v) {
 		b.WriteString(v)
 		return
 	}

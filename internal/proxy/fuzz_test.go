@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"palisade/internal/config"
+	"palisade/internal/httpsyntax"
 )
 
 // FuzzParseResponseHead checks that the response head parser never panics
@@ -36,11 +37,11 @@ func FuzzParseResponseHead(f *testing.F) {
 			t.Fatalf("accepted status %d", resp.StatusCode)
 		}
 		for k, vv := range resp.Header {
-			if !validFieldName(k) {
+			if !httpsyntax.IsToken(k) {
 				t.Fatalf("accepted field name %q", k)
 			}
 			for _, v := range vv {
-				if !validFieldValue(v) {
+				if !httpsyntax.ValidFieldValue(v) {
 					t.Fatalf("accepted value %q", v)
 				}
 			}

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"palisade/internal/httpsyntax"
 )
 
 // errBadResponse is wrapped by every rejection of the backend's response
@@ -109,7 +111,7 @@ func parseResponseHead(head string, resp *http.Response, vals []string) (framing
 	// The reason phrase is optional and some servers omit the space before
 	// it too; both are harmless.
 	if len(line) > 12 {
-		if line[12] != ' ' || !validFieldValue(line[13:]) {
+		if line[12] != ' ' || !httpsyntax.ValidFieldValue(line[13:]) {
 			return f, badResponse("invalid reason phrase")
 		}
 	}
@@ -167,7 +169,7 @@ func parseResponseHead(head string, resp *http.Response, vals []string) (framing
 		if resp.ProtoMinor == 0 {
 			return f, badResponse("Transfer-Encoding in an HTTP/1.0 response")
 		}
-		if len(te) != 1 || !strings.EqualFold(trimOWS(te[0]), "chunked") {
+		if len(te) != 1 || !strings.EqualFold(httpsyntax.TrimOWS(te[0]), "chunked") {
 			return f, badResponse("unsupported Transfer-Encoding")
 		}
 		f.chunked = true
@@ -187,25 +189,15 @@ func parseResponseHead(head string, resp *http.Response, vals []string) (framing
 }
 
 // parseField splits one field line into its canonical name and its value
-// without surrounding whitespace, rejecting obsolete line folding (RFC 9112
-// §5.2), whitespace between name and colon (§5.1) and invalid bytes.
+// without surrounding whitespace, rejecting what httpsyntax.SplitField
+// refuses: obsolete line folding, whitespace between name and colon and
+// invalid bytes (RFC 9112 §5).
 func parseField(line string) (name, value string, err error) {
-	if line[0] == ' ' || line[0] == '\t' {
-		return "", "", badResponse("obsolete line folding")
+	name, value, why := httpsyntax.SplitField(line)
+	if why != "" {
+		return "", "", badResponse(why)
 	}
-	colon := strings.IndexByte(line, ':')
-	if colon <= 0 {
-		return "", "", badResponse("field line without a name")
-	}
-	name = line[:colon]
-	if !validFieldName(name) {
-		return "", "", badResponse("invalid field name")
-	}
-	value = trimOWS(line[colon+1:])
-	if !validFieldValue(value) {
-		return "", "", badResponse("invalid field value")
-	}
-	if !isCanonical(name) {
+	if !httpsyntax.IsCanonical(name) {
 		name = http.CanonicalHeaderKey(name)
 	}
 	return name, value, nil
@@ -241,8 +233,8 @@ func declareTrailers(resp *http.Response, v string) {
 	for v != "" {
 		var name string
 		name, v, _ = strings.Cut(v, ",")
-		name = trimOWS(name)
-		if name == "" || !validFieldName(name) {
+		name = httpsyntax.TrimOWS(name)
+		if name == "" || !httpsyntax.IsToken(name) {
 			continue
 		}
 		name = http.CanonicalHeaderKey(name)
@@ -265,7 +257,7 @@ func parseContentLength(vv []string) (int64, error) {
 		for v != "" {
 			var item string
 			item, v, _ = strings.Cut(v, ",")
-			m, ok := parseDecimal(trimOWS(item))
+			m, ok := parseDecimal(httpsyntax.TrimOWS(item))
 			if !ok {
 				return 0, badResponse("invalid Content-Length")
 			}
@@ -330,70 +322,10 @@ ext:
 	for len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
 		rest = rest[1:]
 	}
-	if len(rest) > 0 && (rest[0] != ';' || !validFieldValue(string(rest))) {
+	if len(rest) > 0 && (rest[0] != ';' || !httpsyntax.ValidFieldValue(string(rest))) {
 		return 0, badResponse("invalid chunk extension")
 	}
 	return n, nil
-}
-
-// trimOWS removes optional whitespace (SP and HTAB, RFC 9110 §5.6.3) around s.
-func trimOWS(s string) string {
-	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
-		s = s[1:]
-	}
-	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
-		s = s[:len(s)-1]
-	}
-	return s
-}
-
-// isTokenChar reports whether c may appear in a token (RFC 9110 §5.6.2).
-func isTokenChar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-}
-
-// validFieldName reports whether s is a token.
-func validFieldName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !isTokenChar(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// validFieldValue reports whether s holds only field-content bytes: visible
-// characters, SP, HTAB and obs-text, never CR, LF, NUL or other controls
-// (RFC 9110 §5.5).
-func validFieldValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// isCanonical reports whether the token k is already in the canonical form
-// of http.CanonicalHeaderKey, which most servers send, so that it can be
-// used without allocating.
-func isCanonical(k string) bool {
-	upper := true
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
-			return false
-		}
-		upper = c == '-'
-	}
-	return true
 }
 
 // hasToken reports whether the comma-separated list v contains token,
@@ -402,7 +334,7 @@ func hasToken(v, token string) bool {
 	for v != "" {
 		var item string
 		item, v, _ = strings.Cut(v, ",")
-		if strings.EqualFold(trimOWS(item), token) {
+		if strings.EqualFold(httpsyntax.TrimOWS(item), token) {
 			return true
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+
+	"palisade/internal/httpsyntax"
 )
 
 // errInvalidRequest is returned for an outbound request that cannot be
@@ -65,7 +67,7 @@ func writeRequestHead(bw *bufio.Writer, req *http.Request, cl int64, chunked boo
 	if method == "" {
 		method = http.MethodGet
 	}
-	if !validFieldName(method) {
+	if !httpsyntax.IsToken(method) {
 		return false, errInvalidRequest
 	}
 	bw.WriteString(method)
@@ -102,14 +104,14 @@ func writeRequestHead(bw *bufio.Writer, req *http.Request, cl int64, chunked boo
 		case "Connection":
 			closeAfter = valuesHaveToken(vv, "close")
 		}
-		if !validFieldName(k) {
+		if !httpsyntax.IsToken(k) {
 			return false, errInvalidRequest
 		}
 		for _, v := range vv {
 			if v == "" && k == "User-Agent" {
 				continue
 			}
-			if !validFieldValue(v) {
+			if !httpsyntax.ValidFieldValue(v) {
 				return false, errInvalidRequest
 			}
 			bw.WriteString(k)
@@ -125,7 +127,7 @@ func writeRequestHead(bw *bufio.Writer, req *http.Request, cl int64, chunked boo
 			bw.WriteString("Trailer: ")
 			sep := ""
 			for k := range req.Trailer {
-				if !validFieldName(k) {
+				if !httpsyntax.IsToken(k) {
 					return false, errInvalidRequest
 				}
 				bw.WriteString(sep)
@@ -194,7 +196,7 @@ func writeRequestBody(bw *bufio.Writer, req *http.Request, body io.Reader, cl in
 		// The client's trailers are known once its body has ended.
 		for k, vv := range req.Trailer {
 			for _, v := range vv {
-				if !validFieldValue(v) {
+				if !httpsyntax.ValidFieldValue(v) {
 					return bodyRead, errInvalidRequest
 				}
 				bw.WriteString(k)

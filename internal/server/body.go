@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"palisade/internal/httpsyntax"
 	"palisade/internal/middleware"
 )
 
@@ -248,58 +249,44 @@ func (b *requestBody) step(ch byte) error {
 		b.extBytes = 0
 		return b.step(ch)
 	case csSizeExt:
-		switch {
-		case ws:
-		case ch == ';':
-			b.state = csExtName0
-		case ch == '\r':
-			b.state = csSizeLF
-		default:
-			return b.malformed("invalid chunk size line")
+		if !ws {
+			return b.extDelimiter(ch, "invalid chunk size line")
 		}
 	case csExtName0:
 		switch {
 		case ws:
-		case isTchar(ch):
+		case httpsyntax.IsTchar(ch):
 			b.state = csExtName
 		default:
 			return b.malformed("invalid chunk extension")
 		}
 	case csExtName, csExtAfterName:
 		switch {
-		case isTchar(ch) && b.state == csExtName:
+		case httpsyntax.IsTchar(ch) && b.state == csExtName:
 		case ws:
 			b.state = csExtAfterName
 		case ch == '=':
 			b.state = csExtVal0
-		case ch == ';':
-			b.state = csExtName0
-		case ch == '\r':
-			b.state = csSizeLF
 		default:
-			return b.malformed("invalid chunk extension")
+			return b.extDelimiter(ch, "invalid chunk extension")
 		}
 	case csExtVal0:
 		switch {
 		case ws:
 		case ch == '"':
 			b.state = csExtQuoted
-		case isTchar(ch):
+		case httpsyntax.IsTchar(ch):
 			b.state = csExtVal
 		default:
 			return b.malformed("invalid chunk extension")
 		}
 	case csExtVal:
 		switch {
-		case isTchar(ch):
+		case httpsyntax.IsTchar(ch):
 		case ws:
 			b.state = csSizeExt
-		case ch == ';':
-			b.state = csExtName0
-		case ch == '\r':
-			b.state = csSizeLF
 		default:
-			return b.malformed("invalid chunk extension")
+			return b.extDelimiter(ch, "invalid chunk extension")
 		}
 	case csExtQuoted:
 		// RFC 9110 §5.6.4: qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text.
@@ -342,6 +329,22 @@ func (b *requestBody) step(ch byte) error {
 			return b.malformed("chunk data not followed by CRLF")
 		}
 		b.state = csSize
+	}
+	return nil
+}
+
+// extDelimiter takes a byte that follows a chunk size, an extension name or
+// an extension value and is neither part of it nor BWS: ";" starts another
+// extension and CR ends the chunk-size line (RFC 9112 §7.1.1); anything else
+// is refused, for the reason why.
+func (b *requestBody) extDelimiter(ch byte, why string) error {
+	switch ch {
+	case ';':
+		b.state = csExtName0
+	case '\r':
+		b.state = csSizeLF
+	default:
+		return b.malformed(why)
 	}
 	return nil
 }
@@ -400,9 +403,9 @@ func (b *requestBody) trailerBytes() error {
 	if b.tlines++; c.headLines+b.tlines > b.o.MaxHeaderCount {
 		return b.malformed("too many trailer fields")
 	}
-	name, value, rj := splitField(string(line))
-	if rj.status != 0 {
-		return b.malformed("invalid trailer field: " + rj.why)
+	name, value, why := httpsyntax.SplitField(string(line))
+	if why != "" {
+		return b.malformed("invalid trailer field: " + why)
 	}
 	key := canonicalKey(name)
 	if forbiddenTrailer(key) {

@@ -3,16 +3,14 @@ package server
 import (
 	"net/netip"
 	"strings"
+
+	"palisade/internal/httpsyntax"
 )
 
-// Character classes as 128-bit sets, split in two words (bytes 0-63 and
-// 64-127). Constants rather than tables keep the package free of mutable
-// state; TestCharClasses checks them against the RFC grammar.
+// Server-only character classes, as httpsyntax.InSet sets (bytes 0-63 in
+// the low word, 64-127 in the high one). TestCharClasses checks them
+// against the RFC grammar.
 const (
-	// RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" /
-	// "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA.
-	tcharLo = 0x03ff6cfa00000000
-	tcharHi = 0x57ffffffc7fffffe
 	// RFC 3986 §3.2.2 host bytes: unreserved / pct-encoded / sub-delims,
 	// plus ":" for the port and "[" "]" for an IP literal.
 	hostLo = 0x2fff7ff200000000
@@ -23,72 +21,11 @@ const (
 	plainPathHi = 0x47fffffe87ffffff
 )
 
-func inSet(c byte, lo, hi uint64) bool {
-	if c < 64 {
-		return lo>>c&1 != 0
-	}
-	if c < 128 {
-		return hi>>(c-64)&1 != 0
-	}
-	return false
-}
-
-func isTchar(c byte) bool { return inSet(c, tcharLo, tcharHi) }
-
-// isToken reports whether s is a non-empty RFC 9110 token.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !isTchar(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// validFieldValue reports whether v holds only HTAB, SP, VCHAR and obs-text
-// (RFC 9110 §5.5): every other control byte, CR and DEL included, is refused.
-func validFieldValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < 0x20 && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// trimOWS trims optional whitespace (SP, HTAB) at both ends of s.
-func trimOWS(s string) string {
-	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
-		s = s[1:]
-	}
-	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
-		s = s[:len(s)-1]
-	}
-	return s
-}
-
-// isCanonical reports whether the token name is already in the form
-// http.CanonicalHeaderKey returns.
-func isCanonical(name string) bool {
-	upper := true
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
-			return false
-		}
-		upper = c == '-'
-	}
-	return true
-}
-
 // canonicalKey returns the canonical form of the token name, without
 // allocating when name is already canonical (a substring of the head) or is
 // a common field name.
 func canonicalKey(name string) string {
-	if isCanonical(name) {
+	if httpsyntax.IsCanonical(name) {
 		return name
 	}
 	var stack [64]byte
@@ -180,9 +117,9 @@ func commonKey(b []byte) string {
 // callers may refuse them.
 func nextListItem(s string) (item, rest string, more bool) {
 	if i := strings.IndexByte(s, ','); i >= 0 {
-		return trimOWS(s[:i]), s[i+1:], true
+		return httpsyntax.TrimOWS(s[:i]), s[i+1:], true
 	}
-	return trimOWS(s), "", false
+	return httpsyntax.TrimOWS(s), "", false
 }
 
 // hasToken reports whether the comma-separated list v contains tok, compared
@@ -229,7 +166,7 @@ func validHost(h string) bool {
 			return false
 		}
 		for i := 0; i < len(host); i++ {
-			if c := host[i]; c == '[' || c == ']' || c == ':' || !inSet(c, hostLo, hostHi) {
+			if c := host[i]; c == '[' || c == ']' || c == ':' || !httpsyntax.InSet(c, hostLo, hostHi) {
 				return false
 			}
 		}

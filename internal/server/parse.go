@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"palisade/internal/httpsyntax"
 )
 
 // requestBlock holds a request, its URL and the first header values in one
@@ -84,9 +86,9 @@ func parseRequest(h string, lines int, o *Options, blk *requestBlock) (framing, 
 		if line == "" {
 			break
 		}
-		name, value, rj := splitField(line)
-		if rj.status != 0 {
-			return f, rj
+		name, value, why := httpsyntax.SplitField(line)
+		if why != "" {
+			return f, badRequest(why)
 		}
 		key := canonicalKey(name)
 		switch key {
@@ -194,7 +196,7 @@ func splitRequestLine(line string) (method, target, proto string, rj reject) {
 		return "", "", "", badRequest("malformed request line")
 	}
 	method, line = line[:sp], line[sp+1:]
-	if !isToken(method) {
+	if !httpsyntax.IsToken(method) {
 		return "", "", "", badRequest("invalid method")
 	}
 	sp = strings.IndexByte(line, ' ')
@@ -310,7 +312,7 @@ func parseURL(target string, u *url.URL) reject {
 // plainPath reports whether url.URL would keep path as is, with no RawPath.
 func plainPath(path string) bool {
 	for i := 0; i < len(path); i++ {
-		if !inSet(path[i], plainPathLo, plainPathHi) {
+		if !httpsyntax.InSet(path[i], plainPathLo, plainPathHi) {
 			return false
 		}
 	}
@@ -358,30 +360,6 @@ func dotSegment(path string) bool {
 	return false
 }
 
-// splitField splits a field line "name: value" (RFC 9112 §5) and checks it:
-// no obs-fold, a token name with no whitespace before the colon, and a value
-// free of control bytes. The value is trimmed of OWS.
-func splitField(line string) (name, value string, rj reject) {
-	if line[0] == ' ' || line[0] == '\t' {
-		// RFC 9112 §5.2: obs-fold in a request is refused.
-		return "", "", badRequest("obs-fold")
-	}
-	colon := strings.IndexByte(line, ':')
-	if colon <= 0 {
-		return "", "", badRequest("malformed field line")
-	}
-	name = line[:colon]
-	if !isToken(name) {
-		// RFC 9112 §5.1: no whitespace between name and colon.
-		return "", "", badRequest("invalid field name")
-	}
-	value = trimOWS(line[colon+1:])
-	if !validFieldValue(value) {
-		return "", "", badRequest("invalid field value")
-	}
-	return name, value, reject{}
-}
-
 // frameBody decides how the request body is delimited (RFC 9112 §6.3) from
 // the Content-Length and Transfer-Encoding fields and how many lines of each
 // were sent, refusing every combination two recipients could read
@@ -410,7 +388,7 @@ func frameBody(f *framing, cl, te string, cls, tes int) reject {
 		// RFC 9112 §6.1: the classic smuggling vector.
 		return badRequest("Transfer-Encoding with Content-Length")
 	}
-	if strings.EqualFold(trimOWS(te), "chunked") {
+	if strings.EqualFold(httpsyntax.TrimOWS(te), "chunked") {
 		f.chunked, f.contentLength = true, -1
 		return reject{}
 	}
@@ -420,7 +398,7 @@ func frameBody(f *framing, cl, te string, cls, tes int) reject {
 	for more := true; more; {
 		var item string
 		item, te, more = nextListItem(te)
-		if !isToken(item) || sawChunked {
+		if !httpsyntax.IsToken(item) || sawChunked {
 			return badRequest("invalid Transfer-Encoding")
 		}
 		sawChunked = strings.EqualFold(item, "chunked")
@@ -442,7 +420,7 @@ func declaredTrailers(v string) (http.Header, reject) {
 		if item == "" {
 			continue
 		}
-		if !isToken(item) {
+		if !httpsyntax.IsToken(item) {
 			return nil, badRequest("invalid Trailer")
 		}
 		key := canonicalKey(item)

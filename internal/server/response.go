@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"palisade/internal/httpsyntax"
 )
 
 // framingGap is the room left between a response head and a buffered body
@@ -113,7 +115,7 @@ func (w *response) writeInformational(code int) {
 	c.acquireWrite()
 	b := appendStatusLine(c.wbuf, false, code)
 	for k, vv := range w.header {
-		if k == "Content-Length" || k == "Transfer-Encoding" || !isToken(k) {
+		if k == "Content-Length" || k == "Transfer-Encoding" || !httpsyntax.IsToken(k) {
 			continue
 		}
 		b = appendField(b, k, vv)
@@ -128,7 +130,7 @@ func (w *response) writeHead() {
 	c, h := w.c, w.header
 	code := w.status
 	if vv := h["Content-Length"]; len(vv) > 0 && code != http.StatusNoContent {
-		w.declared = parseContentLength(trimOWS(vv[0]))
+		w.declared = parseContentLength(httpsyntax.TrimOWS(vv[0]))
 	}
 	if code != http.StatusSwitchingProtocols {
 		for _, v := range h["Connection"] {
@@ -158,7 +160,7 @@ func (w *response) writeHead() {
 				continue
 			}
 		}
-		if strings.HasPrefix(k, http.TrailerPrefix) || !isToken(k) {
+		if strings.HasPrefix(k, http.TrailerPrefix) || !httpsyntax.IsToken(k) {
 			continue
 		}
 		b = appendField(b, k, vv)
@@ -422,7 +424,7 @@ func (w *response) appendTrailers(b []byte) []byte {
 		for more := true; more; {
 			var name string
 			name, list, more = nextListItem(list)
-			if !isToken(name) {
+			if !httpsyntax.IsToken(name) {
 				continue
 			}
 			key := http.CanonicalHeaderKey(name)
@@ -439,7 +441,7 @@ func (w *response) appendTrailers(b []byte) []byte {
 			continue
 		}
 		name := k[len(http.TrailerPrefix):]
-		if !isToken(name) || forbiddenTrailer(http.CanonicalHeaderKey(name)) {
+		if !httpsyntax.IsToken(name) || forbiddenTrailer(http.CanonicalHeaderKey(name)) {
 			continue
 		}
 		b = appendField(b, name, vv)
@@ -542,7 +544,7 @@ func appendField(b []byte, k string, vv []string) []byte {
 	for _, v := range vv {
 		b = append(b, k...)
 		b = append(b, ": "...)
-		if validFieldValue(v) {
+		if httpsyntax.ValidFieldValue(v) {
 			b = append(b, v...)
 		} else {
 			for i := 0; i < len(v); i++ {
