@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -50,27 +51,16 @@ routes: [{name: all, match: {path_prefix: /}, upstream: app}]
 upstreams: [{name: app, backends: [{address: %q}]}]
 `, logFile, b.Listener.Addr()))
 
-	leave := func(path string, wait func(br *bufio.Reader)) {
-		t.Helper()
+	dial := func() net.Conn {
 		conn, err := net.Dial("tcp", h.addr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path)
-		wait(bufio.NewReader(conn))
-		left := time.Now()
-		conn.Close()
-		select {
-		case got := <-backendDone:
-			if got != path {
-				t.Errorf("backend: %s", got)
-			}
-			if d := time.Since(left); d > 5*time.Second {
-				t.Errorf("%s: the backend exchange ended %v after the client left, want within about a second", path, d)
-			}
-		case <-time.After(15 * time.Second):
-			t.Fatalf("%s: the backend exchange did not end after the client left", path)
-		}
+		return conn
+	}
+	leave := func(path string, wait func(br *bufio.Reader)) {
+		t.Helper()
+		leaveWhileBackendWaits(t, dial(), path, wait, backendDone)
 	}
 	leave("/hang", func(*bufio.Reader) { time.Sleep(300 * time.Millisecond) })
 	leave("/events", func(br *bufio.Reader) {
@@ -102,4 +92,49 @@ upstreams: [{name: app, backends: [{address: %q}]}]
 	if !strings.Contains(string(data), `"path":"/hang","proto":"HTTP/1.1","status":499`) {
 		t.Errorf("access log has no 499 for /hang:\n%s", data)
 	}
+}
+
+// leaveWhileBackendWaits sends a request for path on conn, runs wait, closes
+// conn and checks that the backend exchange ends soon after (the backend
+// reports the path on done when its request context ends).
+func leaveWhileBackendWaits(t *testing.T, conn net.Conn, path string, wait func(br *bufio.Reader), done <-chan string) {
+	t.Helper()
+	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path)
+	wait(bufio.NewReader(conn))
+	left := time.Now()
+	conn.Close()
+	select {
+	case got := <-done:
+		if got != path {
+			t.Errorf("backend: %s", got)
+		}
+		if d := time.Since(left); d > 5*time.Second {
+			t.Errorf("%s: the backend exchange ended %v after the client left, want within about a second", path, d)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("%s: the backend exchange did not end after the client left", path)
+	}
+}
+
+// TestClientGoneOverTLS checks hang-up detection on HTTP/1.1 over TLS: the
+// socket under tls.Conn is watched like a plain one.
+func TestClientGoneOverTLS(t *testing.T) {
+	backendDone := make(chan string, 1)
+	b := testenv.Backend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+			backendDone <- r.URL.Path
+		case <-time.After(20 * time.Second):
+			backendDone <- r.URL.Path + " never ended"
+		}
+	}))
+	dir := t.TempDir()
+	ca := testenv.NewCA(t)
+	ca.WriteLeaf(t, filepath.Join(dir, "a.pem"), filepath.Join(dir, "a.key"), "127.0.0.1")
+	h := startIn(t, dir, fmt.Sprintf(tlsConfig, "", b.Listener.Addr()))
+	conn, err := tls.Dial("tcp", h.addr, &tls.Config{RootCAs: ca.Pool, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaveWhileBackendWaits(t, conn, "/hang", func(*bufio.Reader) { time.Sleep(300 * time.Millisecond) }, backendDone)
 }

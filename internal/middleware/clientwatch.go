@@ -49,7 +49,7 @@ func WithServerConn(ctx context.Context, c ServerConn) context.Context {
 }
 
 // ServerConnFrom returns the ServerConn in ctx, nil when the connection
-// offers none (HTTP/2, which sees stream resets itself, TLS, or another
+// offers none (HTTP/2, which sees stream resets itself, or another
 // server).
 func ServerConnFrom(ctx context.Context) ServerConn {
 	c, _ := ctx.Value(serverConnKey{}).(ServerConn)

@@ -4,6 +4,7 @@ package server
 
 import (
 	"container/heap"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -18,7 +19,19 @@ import (
 
 // initRaw keeps the raw connection and file descriptor of a socket, to
 // wait for requests without a buffer and park the connection while idle.
+// A TLS connection keeps the descriptor alone: tls.Conn may hold records
+// it read ahead, so its socket's readability says nothing about a next
+// request and it is never parked nor spliced, but a hang-up on the socket
+// is a hang-up all the same, and WatchClient watches for it.
 func (c *conn) initRaw() {
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		if sc, ok := tc.NetConn().(syscall.Conn); ok {
+			if rc, err := sc.SyscallConn(); err == nil {
+				rc.Control(func(fd uintptr) { c.fd = int32(fd) })
+			}
+		}
+		return
+	}
 	sc, ok := c.nc.(syscall.Conn)
 	if !ok {
 		return
@@ -235,7 +248,7 @@ type parker struct {
 // logs 499. Called on the connection's goroutine, while a request is
 // being served; serveRequest undoes it when the handler returns.
 func (c *conn) WatchClient() {
-	if c.rc == nil || c.watching || c.hijacked {
+	if c.fd < 0 || c.watching || c.hijacked {
 		return
 	}
 	p := c.srv.parkerFor()
