@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -36,19 +37,7 @@ func TestRunTLS(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "logs"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join(dir, "palisade.yaml")
-	cfg := fmt.Sprintf(`access_log: {output: logs/access.log, buffer: 0}
-listeners:
-  - name: web
-    address: "127.0.0.1:0"
-    tls:
-      certificates: [{cert_file: certs/site.pem, key_file: certs/site.key}]
-routes: [{name: all, match: {path_prefix: /}, upstream: app}]
-upstreams: [{name: app, forwarded: true, backends: [{address: %q}]}]
-`, backend.Listener.Addr())
-	if err := os.WriteFile(file, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	file := writeTLSConfig(t, dir, "logs/access.log", "{cert_file: certs/site.pem, key_file: certs/site.key}", backend.Listener.Addr().String())
 	p := startProcessIn(t, workDir, "run", "-c", file)
 	addr := p.waitLog(t, listening)[1]
 	url := "https://" + addr + "/"
@@ -123,4 +112,68 @@ upstreams: [{name: app, forwarded: true, backends: [{address: %q}]}]
 	if _, err := os.Stat(filepath.Join(workDir, "logs")); err == nil {
 		t.Errorf("a logs directory appeared in the working directory")
 	}
+}
+
+// writeTLSConfig writes dir/palisade.yaml: the access log to accessLog
+// (unbuffered), one TLS listener on a free port serving certificates (a
+// comma-separated list of {cert_file, key_file}), and one route to
+// backend, with Forwarded on. It returns the file's path.
+func writeTLSConfig(t *testing.T, dir, accessLog, certificates, backend string) string {
+	t.Helper()
+	file := filepath.Join(dir, "palisade.yaml")
+	cfg := fmt.Sprintf(`access_log: {output: %q, buffer: 0}
+listeners:
+  - name: web
+    address: "127.0.0.1:0"
+    tls:
+      certificates: [%s]
+routes: [{name: all, match: {path_prefix: /}, upstream: app}]
+upstreams: [{name: app, forwarded: true, backends: [{address: %q}]}]
+`, accessLog, certificates, backend)
+	if err := os.WriteFile(file, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// TestRunMisdirectedRequest drives the 421 check with the real curl over
+// HTTP/2 and HTTP/1.1: a connection made for a.test carrying a request for
+// b.test, whose certificate is another, is refused; one for a name of the
+// same certificate (a wildcard) is served, as is any request on a
+// connection made without SNI (by IP address).
+func TestRunMisdirectedRequest(t *testing.T) {
+	dir := t.TempDir()
+	ca := testenv.NewCA(t)
+	for _, c := range [][]string{{"a", "a.test", "127.0.0.1"}, {"b", "b.test"}, {"w", "*.w.test"}} {
+		ca.WriteLeaf(t, filepath.Join(dir, c[0]+".pem"), filepath.Join(dir, c[0]+".key"), c[1:]...)
+	}
+	file := writeTLSConfig(t, dir, "off", "{cert_file: a.pem, key_file: a.key}, {cert_file: b.pem, key_file: b.key}, {cert_file: w.pem, key_file: w.key}",
+		named(t, "app").Listener.Addr().String())
+	p := startProcess(t, "run", "-c", file)
+	addr := p.waitLog(t, listening)[1]
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, sni, host, want string
+	}{
+		{"another certificate's host", "a.test", "b.test", "421"},
+		{"a host no certificate covers", "a.test", "c.test", "421"},
+		{"the same wildcard certificate", "x.w.test", "y.w.test", "200"},
+		{"no SNI", "", "b.test", "200"},
+	} {
+		for _, flag := range []string{"--http2", "--http1.1"} {
+			url := "https://127.0.0.1:" + port + "/"
+			args := []string{flag, "--cacert", ca.File, "-H", "Host: " + tc.host, "-o", "/dev/null", "-w", "%{http_code}"}
+			if tc.sni != "" {
+				url = "https://" + tc.sni + ":" + port + "/"
+				args = append(args, "--resolve", tc.sni+":"+port+":127.0.0.1")
+			}
+			if got := curl(t, append(args, url)...); got != tc.want {
+				t.Errorf("%s: curl %s with SNI %q and Host %s = %s, want %s", tc.name, flag, tc.sni, tc.host, got, tc.want)
+			}
+		}
+	}
+	p.stop(t)
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -9,11 +10,13 @@ import (
 
 	"palisade/internal/middleware"
 	"palisade/internal/obs"
+	"palisade/internal/tlsconf"
 )
 
 // listenerHandler is the root handler of one open listener: it loads the
-// listener's live runtime once, sets up the request State, finds the route
-// and runs it, then writes the access log line.
+// listener's live runtime once, sets up the request State, refuses a
+// request misdirected to a TLS connection (421), finds the route and runs
+// it, then writes the access log line.
 type listenerHandler struct {
 	ol *openListener
 }
@@ -28,6 +31,10 @@ type requestScope struct {
 }
 
 type scopeKey struct{}
+
+// errMisdirected is logged for a request whose host the connection's
+// certificate was not chosen for; see tlsconf.Misdirected.
+var errMisdirected = errors.New("misdirected request: the connection's certificate was not chosen for this host")
 
 // connContext gives every accepted connection a requestScope, already in
 // its context as the State. An HTTP/1.x connection serves its requests one
@@ -71,6 +78,11 @@ func (h listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.Snapshot.AccessLog.Log(r, st, obs.Entry{Status: status, Bytes: sc.rw.Bytes(), End: time.Now()})
 	}()
 
+	// Plain connections pay one nil check.
+	if r.TLS != nil && tlsconf.Misdirected(rt.TLS, r.TLS, r.Host) {
+		middleware.WriteError(&sc.rw, r, http.StatusMisdirectedRequest, errMisdirected)
+		return
+	}
 	rte, ok := rt.Table.Lookup(r)
 	if !ok {
 		middleware.WriteError(&sc.rw, r, http.StatusNotFound, nil)

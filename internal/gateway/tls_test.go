@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -276,5 +277,68 @@ func TestTLSLargeBodyNotSpliced(t *testing.T) {
 		if status != 200 || got != body {
 			t.Errorf("%s: GET of a 256 KiB body = %d with %d bytes (intact %t), want 200 and the body", proto, status, len(got), got == body)
 		}
+	}
+}
+
+// TestTLSMisdirectedRequest: a request on a TLS connection whose host would
+// have selected another certificate than the connection's server name did
+// (an HTTP/2 client coalescing connections, or a client sending any Host
+// it likes) gets 421 with a request ID, is never forwarded, and is logged.
+func TestTLSMisdirectedRequest(t *testing.T) {
+	dir := t.TempDir()
+	ca := testenv.NewCA(t)
+	ca.WriteLeaf(t, filepath.Join(dir, "a.pem"), filepath.Join(dir, "a.key"), "a.test", "127.0.0.1")
+	ca.WriteLeaf(t, filepath.Join(dir, "b.pem"), filepath.Join(dir, "b.key"), "b.test")
+	ca.WriteLeaf(t, filepath.Join(dir, "cd.pem"), filepath.Join(dir, "cd.key"), "c.test", "d.test")
+	var forwarded atomic.Int32
+	b := testenv.Backend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		forwarded.Add(1)
+		io.WriteString(w, "app")
+	}))
+	cfg := fmt.Sprintf(tlsConfig, "\n        - {cert_file: b.pem, key_file: b.key}\n        - {cert_file: cd.pem, key_file: cd.key}", b.Listener.Addr())
+	cfg = strings.Replace(cfg, `access_log: {output: "off"}`, `access_log: {output: access.log, buffer: 0}`, 1)
+	h := startIn(t, dir, cfg)
+
+	cases := []struct {
+		name, sni, host string
+		want            int
+	}{
+		{"another certificate's host", "a.test", "b.test", 421},
+		{"a host no certificate covers", "a.test", "e.test", 421},
+		{"a name of the same certificate", "c.test", "d.test", 200},
+		{"the server name, with a port and in capitals", "a.test", "A.TEST:443", 200},
+		{"no server name (by IP address)", "", "b.test", 200},
+	}
+	want200 := 0
+	for _, proto := range []testenv.Protocol{testenv.H1, testenv.H2} {
+		for _, tc := range cases {
+			t.Run(string(proto)+"/"+tc.name, func(t *testing.T) {
+				c := testenv.TLSClient(t, ca.Pool, proto)
+				c.Transport.(*http.Transport).TLSClientConfig.ServerName = tc.sni
+				req := newRequest(t, "GET", "https://"+h.addr+"/misdirected", nil)
+				req.Host = tc.host
+				status, body, hdr := get(t, c, req)
+				if status != tc.want {
+					t.Fatalf("SNI %q, Host %q: %d %q, want %d", tc.sni, tc.host, status, body, tc.want)
+				}
+				if status == 421 && (body != "Misdirected Request\n" || hdr.Get("X-Request-Id") == "") {
+					t.Errorf("421 body %q, X-Request-Id %q; want the status text and a request ID", body, hdr.Get("X-Request-Id"))
+				}
+			})
+			if tc.want == 200 {
+				want200++
+			}
+		}
+	}
+	if got := forwarded.Load(); got != int32(want200) {
+		t.Errorf("backend saw %d requests, want %d: a misdirected request was forwarded", got, want200)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "access.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `"host":"b.test","path":"/misdirected","proto":"HTTP/2.0","status":421,"bytes":20,`
+	if !strings.Contains(string(data), want) || !strings.Contains(string(data), `"error":"misdirected request`) {
+		t.Errorf("access log\n%s\nlacks the 421 line (%s ... \"error\":\"misdirected request...)", data, want)
 	}
 }

@@ -13,6 +13,13 @@
 // without closing the socket or the connections already open, and session
 // tickets, whose keys the Listener's own config keeps, survive it.
 //
+// Misdirected is the other half of SNI selection: with HTTP/2 a client
+// reuses one connection for every host its certificate covers, so the
+// request path asks, per request on a TLS connection, whether the
+// request's host would have selected the certificate the connection's
+// server name did, and answers 421 when not. It lives here, beside the
+// selection it mirrors.
+//
 // Cipher suites and curves are Go's server defaults. Certificates come
 // from files only; ACME, mTLS and backend TLS are not here yet.
 package tlsconf

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -193,3 +194,115 @@ func (l *Listener) Config() *tls.Config { return l.config }
 // Store makes live, a configuration returned by Load, the one new
 // handshakes use. Connections already established keep theirs.
 func (l *Listener) Store(live *tls.Config) { l.live.Store(live) }
+
+// Misdirected reports whether a request for host, its Host header or
+// :authority, must be answered 421 Misdirected Request (RFC 9110
+// §15.5.20) rather than served on the connection whose handshake state is
+// cs, accepted by a listener whose certificates are those of c (a
+// configuration Load returned; nil for a plain listener).
+//
+// HTTP/2 clients reuse a connection for every host its certificate
+// covers (RFC 9113 §9.1.1), so a request may arrive on a connection whose
+// server name (SNI) chose another certificate than its host would have,
+// and a request may name a host the client never checked a certificate
+// for. Misdirected is true when the client sent a server name and host,
+// compared without its port and case-insensitively, differs from it and
+// either no certificate of c covers host or the first that does is not
+// the one the server name selects (the first covering it, else the
+// first, as crypto/tls chooses). A client that sent no server name
+// (it connected by IP address) is never misdirected, nor a request
+// without a host.
+//
+// c is the listener's current configuration: after a reload that changed
+// the certificates, a connection made before is judged by the new set.
+// Misdirected does not allocate. It is cheapest, a comparison, when host
+// is the server name, as it is on every connection not coalesced.
+func Misdirected(c *tls.Config, cs *tls.ConnectionState, host string) bool {
+	if c == nil || cs == nil || cs.ServerName == "" {
+		return false
+	}
+	host = hostname(host)
+	if host == "" || strings.EqualFold(host, cs.ServerName) {
+		return false
+	}
+	want := firstCovering(c.Certificates, host)
+	if want < 0 {
+		return true
+	}
+	got := max(firstCovering(c.Certificates, cs.ServerName), 0)
+	return want != got
+}
+
+// hostname returns the host of a Host header value without its port,
+// brackets or trailing dot: "a.example" for "A.example.:8443", "::1" for
+// "[::1]:8443".
+func hostname(hostport string) string {
+	h := hostport
+	if strings.HasPrefix(h, "[") {
+		if i := strings.IndexByte(h, ']'); i > 0 {
+			return h[1:i]
+		}
+		return h
+	}
+	// One colon separates a port; more are a bare IPv6 address.
+	if i := strings.IndexByte(h, ':'); i >= 0 && strings.IndexByte(h[i+1:], ':') < 0 {
+		h = h[:i]
+	}
+	return strings.TrimSuffix(h, ".")
+}
+
+// firstCovering returns the index of the first certificate whose leaf
+// covers host, or -1.
+func firstCovering(certs []tls.Certificate, host string) int {
+	for i := range certs {
+		if covers(certs[i].Leaf, host) {
+			return i
+		}
+	}
+	return -1
+}
+
+// covers reports whether leaf is valid for host, as
+// x509.Certificate.VerifyHostname decides (an IP address against the IP
+// address names, any other host against the DNS names, exact or with a
+// "*." wildcard for one whole left-most label), without allocating. A nil
+// leaf covers nothing.
+func covers(leaf *x509.Certificate, host string) bool {
+	if leaf == nil {
+		return false
+	}
+	if a, ok := parseIP(host); ok {
+		for _, ip := range leaf.IPAddresses {
+			if b, ok := netip.AddrFromSlice(ip); ok && b.Unmap() == a {
+				return true
+			}
+		}
+		return false
+	}
+	for _, name := range leaf.DNSNames {
+		if rest, ok := strings.CutPrefix(name, "*."); ok {
+			if i := strings.IndexByte(host, '.'); i > 0 && strings.EqualFold(host[i+1:], rest) {
+				return true
+			}
+			continue
+		}
+		if strings.EqualFold(name, host) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseIP parses host as an IP address, unmapped and without a zone. It
+// tries only what could be one, a host with a colon or of digits and
+// dots, because netip.ParseAddr allocates its error for a name.
+func parseIP(host string) (netip.Addr, bool) {
+	if strings.IndexByte(host, ':') < 0 && strings.Trim(host, "0123456789.") != "" {
+		return netip.Addr{}, false
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return a.WithZone("").Unmap(), true
+}

@@ -226,3 +226,52 @@ func TestListenerStore(t *testing.T) {
 		t.Errorf("a session from before Store was not resumed")
 	}
 }
+
+func TestMisdirected(t *testing.T) {
+	ca := testenv.NewCA(t)
+	_, c := listener(t, ca,
+		[]string{"a.test", "127.0.0.1", "::1"},
+		[]string{"b.test"},
+		[]string{"c.test", "d.test"},
+		[]string{"*.w.test"},
+	)
+	for _, tc := range []struct {
+		name, sni, host string
+		want            bool
+	}{
+		{"host is the server name", "a.test", "a.test", false},
+		{"port and case ignored", "a.test", "A.Test:8443", false},
+		{"trailing dot ignored", "a.test", "a.test.", false},
+		{"another certificate's host", "a.test", "b.test", true},
+		{"another certificate's host with a port", "b.test", "a.test:443", true},
+		{"a name of the same certificate", "c.test", "d.test", false},
+		{"the same wildcard", "x.w.test", "y.w.test", false},
+		{"wildcard covers one label only", "x.w.test", "y.z.w.test", true},
+		{"no certificate covers the host", "a.test", "e.test", true},
+		{"an IP address of the same certificate", "a.test", "127.0.0.1:8443", false},
+		{"IPv6 in brackets", "a.test", "[::1]:8443", false},
+		{"IP address no certificate covers", "b.test", "[::2]", true},
+		{"server name no certificate covers: the first was served", "e.test", "a.test", false},
+		{"server name no certificate covers, host of another", "e.test", "b.test", true},
+		{"server name no certificate covers is its own host", "e.test", "e.test", false},
+		{"no server name (connected by IP)", "", "b.test", false},
+		{"no host", "a.test", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := &tls.ConnectionState{ServerName: tc.sni}
+			if got := Misdirected(c, cs, tc.host); got != tc.want {
+				t.Errorf("Misdirected(SNI %q, host %q) = %t, want %t", tc.sni, tc.host, got, tc.want)
+			}
+		})
+	}
+	if Misdirected(nil, &tls.ConnectionState{ServerName: "a.test"}, "b.test") {
+		t.Errorf("Misdirected on a listener without TLS = true, want false")
+	}
+	// The request path calls it for every request over TLS.
+	cs := &tls.ConnectionState{ServerName: "c.test"}
+	for _, host := range []string{"c.test", "d.test:443", "b.test", "[::1]:8443"} {
+		if n := testing.AllocsPerRun(100, func() { Misdirected(c, cs, host) }); n != 0 {
+			t.Errorf("Misdirected(SNI c.test, host %q) allocates %v times, want 0", host, n)
+		}
+	}
+}
