@@ -214,7 +214,7 @@ func TestDecodeValues(t *testing.T) {
 				"listeners: [{name: web, address: 127.0.0.1:8080}]\n" +
 				"upstreams: [{name: a, backends: [{address: 127.0.0.1:9001}], timeouts: {<<: *t, idle: 3s}}]\n",
 			func(c *Config) any { return c.Upstreams[0].Timeouts },
-			UpstreamTimeouts{Connect: sec(1), ResponseHeader: sec(60), Idle: sec(3)},
+			UpstreamTimeouts{Connect: sec(1), ResponseHeader: sec(60), Read: sec(60), Write: sec(60), Idle: sec(3)},
 		},
 		{
 			"merge of a list, earlier mappings win",

@@ -63,6 +63,8 @@ func (u *Upstream) setDefaults() {
 func (t *UpstreamTimeouts) setDefaults() {
 	t.Connect = Duration(5 * time.Second)
 	t.ResponseHeader = Duration(60 * time.Second)
+	t.Read = Duration(60 * time.Second)
+	t.Write = Duration(60 * time.Second)
 	t.Idle = Duration(90 * time.Second)
 }
 

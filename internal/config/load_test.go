@@ -36,7 +36,7 @@ func defaultUpstream(name string, backends ...Backend) Upstream {
 		Policy:       "round_robin",
 		Protocol:     "http1",
 		Backends:     backends,
-		Timeouts:     UpstreamTimeouts{Connect: sec(5), ResponseHeader: sec(60), Idle: sec(90)},
+		Timeouts:     UpstreamTimeouts{Connect: sec(5), ResponseHeader: sec(60), Read: sec(60), Write: sec(60), Idle: sec(90)},
 		MaxIdleConns: 64,
 	}
 }
@@ -130,7 +130,7 @@ func TestParseFull(t *testing.T) {
 					{Address: "127.0.0.1:9001", Weight: 2},
 					{Address: "localhost:9002", Weight: 1},
 				},
-				Timeouts:     UpstreamTimeouts{Connect: sec(1), ResponseHeader: sec(30), Idle: sec(60)},
+				Timeouts:     UpstreamTimeouts{Connect: sec(1), ResponseHeader: sec(30), Read: sec(45), Write: sec(15), Idle: sec(60)},
 				MaxIdleConns: 0,
 				Forwarded:    true,
 			},

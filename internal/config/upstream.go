@@ -35,6 +35,14 @@ type UpstreamTimeouts struct {
 	// ResponseHeader bounds the wait for the response head after the
 	// request was sent (default 60s); exceeding it gives 504.
 	ResponseHeader Duration `yaml:"response_header"`
+	// Read bounds each wait for the next bytes of a response body once
+	// the head has arrived (default 60s), nginx's proxy_read_timeout;
+	// exceeding it aborts the response.
+	Read Duration `yaml:"read"`
+	// Write bounds each wait of a write of the request to a backend that
+	// is not reading it (default 60s), nginx's proxy_send_timeout;
+	// exceeding it before any response gives 504.
+	Write Duration `yaml:"write"`
 	// Idle is how long an unused pooled connection is kept (default 90s).
 	Idle Duration `yaml:"idle"`
 }

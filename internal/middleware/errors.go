@@ -14,7 +14,9 @@ import (
 var (
 	// ErrNoBackend: the upstream has no backend that may take the request.
 	ErrNoBackend = errors.New("no available backend")
-	// ErrBackendTimeout: a backend phase (dial, response header) timed out.
+	// ErrBackendTimeout: a backend phase (dial, response header, a wait for
+	// response body bytes or for the backend to take request bytes) timed
+	// out.
 	ErrBackendTimeout = errors.New("backend timeout")
 	// ErrClientGone: the client closed the connection before the response.
 	ErrClientGone = errors.New("client closed request")

@@ -123,6 +123,9 @@ const spliceMin = 32 << 10
 // the client through the kernel (middleware.Splicer), after writing what
 // is already buffered. done false means it did not splice, possibly after
 // writing the buffered bytes: the copy loop carries on with the body.
+// Splice waits under the backend connection's read deadline, so the read
+// timeout applies as to the body's reads: a splice that meets it after
+// moving bytes is resumed under a new deadline (h1Body.progressed).
 func (ex *exchange) spliceBody(b *h1Body, buf []byte) (done bool, err error) {
 	s, ok := ex.w.(middleware.Splicer)
 	if !ok || b.mode != bodyLength || b.c.rc == nil || b.done || b.err != nil ||
@@ -135,22 +138,27 @@ func (ex *exchange) spliceBody(b *h1Body, buf []byte) (done bool, err error) {
 			return true, fmt.Errorf("%w: %w: %w", middleware.ErrClientGone, errClientWrite, werr)
 		}
 	}
-	written, ok, err := s.Splice(b.c.rc, b.remaining)
-	if !ok {
-		return false, nil
+	for {
+		written, ok, err := s.Splice(b.c.rc, b.remaining)
+		if !ok {
+			return false, nil
+		}
+		b.remaining -= written
+		b.c.got += written
+		switch {
+		case err == nil && b.remaining == 0:
+			b.finish()
+			return true, nil
+		case errors.Is(err, middleware.ErrClientGone):
+			b.fail(err)
+			return true, fmt.Errorf("%w: %w", errClientWrite, err)
+		case err == nil:
+			err = io.ErrUnexpectedEOF
+		case b.progressed(err):
+			continue
+		}
+		return true, b.fail(err)
 	}
-	b.remaining -= written
-	switch {
-	case err == nil && b.remaining == 0:
-		b.finish()
-		return true, nil
-	case errors.Is(err, middleware.ErrClientGone):
-		b.fail(err)
-		return true, fmt.Errorf("%w: %w", errClientWrite, err)
-	case err == nil:
-		err = io.ErrUnexpectedEOF
-	}
-	return true, b.fail(err)
 }
 
 // flush sends what the client-facing server buffered.

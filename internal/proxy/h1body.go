@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"time"
+
+	"palisade/internal/middleware"
 )
 
 // bodyMode is how a response body is delimited (RFC 9112 §6.3).
@@ -27,6 +30,14 @@ var errBodyClosed = errors.New("read on closed response body")
 // read to its end the connection is released at once (to the pool when
 // reusable), before Read returns io.EOF, so a handler that streams the body
 // to its client frees the connection as early as possible.
+//
+// With a read timeout, the connection's read deadline bounds each wait for
+// body bytes; it is set once (see arm), not per read. A read that meets it
+// after bytes arrived since it was set arms it again and carries on; one
+// that meets it with none is a stall, which ends the body with an error
+// wrapping middleware.ErrBackendTimeout. A stall is thus noticed between
+// one and two timeouts after the last byte, and a body that keeps flowing
+// costs a deadline update per timeout, not per read.
 type h1Body struct {
 	c    *h1Conn
 	br   *bufio.Reader
@@ -39,6 +50,9 @@ type h1Body struct {
 	// inChunk reports that a chunk's data has started, so a CRLF follows
 	// it.
 	inChunk bool
+	// trailers reports that the last chunk was read and the trailer
+	// section is next.
+	trailers bool
 	// reuse reports whether both sides allow another exchange on c.
 	reuse bool
 	done  bool
@@ -61,14 +75,32 @@ func (b *h1Body) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	switch b.mode {
-	case bodyLength:
-		return b.readLength(p)
-	case bodyChunked:
-		return b.readChunked(p)
+	for {
+		var n int
+		var err error
+		switch b.mode {
+		case bodyLength:
+			n, err = b.readLength(p)
+		case bodyChunked:
+			n, err = b.readChunked(p)
+		default:
+			n, err = b.readUntilClose(p)
+		}
+		switch {
+		case b.done:
+			return n, io.EOF
+		case err == nil:
+			return n, nil
+		case !b.progressed(err):
+			return 0, b.fail(err)
+		}
 	}
-	return b.readUntilClose(p)
 }
+
+// The read functions of each framing return an error only with no data,
+// and leave the body as it was before the read that failed, so that Read
+// can try again after a deadline that met a body still flowing. They call
+// finish at the body's end.
 
 func (b *h1Body) readLength(p []byte) (int, error) {
 	if int64(len(p)) > b.remaining {
@@ -78,10 +110,10 @@ func (b *h1Body) readLength(p []byte) (int, error) {
 	b.remaining -= int64(n)
 	if b.remaining == 0 {
 		b.finish()
-		return n, io.EOF
+		return n, nil
 	}
 	if n == 0 && err != nil {
-		return 0, b.fail(err)
+		return 0, err
 	}
 	// A read error that came with data comes back on the next Read.
 	return n, nil
@@ -94,23 +126,20 @@ func (b *h1Body) readUntilClose(p []byte) (int, error) {
 	}
 	if err == io.EOF {
 		b.finish()
-		return 0, io.EOF
-	}
-	if err == nil {
 		return 0, nil
 	}
-	return 0, b.fail(err)
+	return 0, err
 }
 
 func (b *h1Body) readChunked(p []byte) (int, error) {
 	for b.remaining == 0 {
 		end, err := b.nextChunk()
 		if err != nil {
-			return 0, b.fail(err)
+			return 0, err
 		}
 		if end {
 			b.finish()
-			return 0, io.EOF
+			return 0, nil
 		}
 	}
 	if int64(len(p)) > b.remaining {
@@ -119,19 +148,22 @@ func (b *h1Body) readChunked(p []byte) (int, error) {
 	n, err := b.br.Read(p)
 	b.remaining -= int64(n)
 	if n == 0 && err != nil {
-		return 0, b.fail(err)
+		return 0, err
 	}
 	if b.remaining == 0 && b.lookahead() {
 		b.finish()
-		return n, io.EOF
 	}
 	return n, nil
 }
 
 // nextChunk reads the CRLF ending the previous chunk's data, if any, and the
 // next chunk-size line; for the last chunk it also reads the trailer
-// section. It reports whether the body has ended.
+// section. It reports whether the body has ended. A failure leaves what
+// was not read whole in the buffer, so that it can be called again.
 func (b *h1Body) nextChunk() (end bool, err error) {
+	if b.trailers {
+		return true, b.readTrailers()
+	}
 	if b.inChunk {
 		crlf, err := b.br.Peek(2)
 		if err != nil {
@@ -143,7 +175,7 @@ func (b *h1Body) nextChunk() (end bool, err error) {
 		b.br.Discard(2)
 		b.inChunk = false
 	}
-	line, err := b.br.ReadSlice('\n')
+	line, err := peekLine(b.br)
 	if err != nil {
 		if errors.Is(err, bufio.ErrBufferFull) {
 			err = badResponse("chunk-size line too long")
@@ -157,7 +189,9 @@ func (b *h1Body) nextChunk() (end bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	b.br.Discard(len(line))
 	if size == 0 {
+		b.trailers = true
 		return true, b.readTrailers()
 	}
 	b.remaining = size
@@ -165,8 +199,29 @@ func (b *h1Body) nextChunk() (end bool, err error) {
 	return false, nil
 }
 
+// peekLine returns the next line of br, LF included, without consuming it
+// (bufio.Reader.ReadSlice consumes what it read when it fails). A line
+// longer than the buffer fails with bufio.ErrBufferFull.
+func peekLine(br *bufio.Reader) ([]byte, error) {
+	seen := 0 // Buffered bytes known to hold no LF.
+	for {
+		n := br.Buffered()
+		buf, _ := br.Peek(n)
+		if i := bytes.IndexByte(buf[seen:], '\n'); i >= 0 {
+			return buf[:seen+i+1], nil
+		}
+		if n >= br.Size() {
+			return nil, bufio.ErrBufferFull
+		}
+		seen = n
+		if _, err := br.Peek(n + 1); err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return nil, err
+		}
+	}
+}
+
 // readTrailers reads the trailer section after the last chunk into
-// resp.Trailer.
+// resp.Trailer. A failure to read it whole consumes nothing.
 func (b *h1Body) readTrailers() error {
 	block, err := peekBlock(b.br)
 	if err != nil {
@@ -253,8 +308,9 @@ func (b *h1Body) drain() bool {
 		return true
 	case bodyChunked:
 		// A deadline in the past makes any read beyond the buffer fail at
-		// once instead of waiting.
+		// once instead of waiting; release clears it.
 		b.c.nc.SetReadDeadline(aLongTimeAgo())
+		b.c.readDeadline = true
 		for total := int64(0); total <= maxDrain; {
 			if b.remaining > 0 {
 				d := min(b.remaining, int64(b.br.Buffered()))
@@ -271,7 +327,6 @@ func (b *h1Body) drain() bool {
 				return false
 			}
 			if end {
-				b.c.nc.SetReadDeadline(time.Time{})
 				b.finish()
 				return true
 			}
@@ -286,13 +341,41 @@ func (b *h1Body) finish() {
 	b.c.release(b.reuse)
 }
 
+// arm sets the read deadline for the body's next bytes.
+func (b *h1Body) arm() {
+	c := b.c
+	c.mark = c.got
+	c.readDeadline = true
+	c.nc.SetReadDeadline(time.Now().Add(c.bodyTimeout))
+}
+
+// progressed reports, for a read of the body that failed with err, that
+// the read timeout's deadline passed while the body was still flowing:
+// bytes arrived since it was set. The deadline is then set again and the
+// read may be retried. A deadline that the client's going away moved (the
+// exchange's interrupt) is never progress.
+func (b *h1Body) progressed(err error) bool {
+	if b.c.bodyTimeout <= 0 || !errors.Is(err, os.ErrDeadlineExceeded) || b.ctx.Err() != nil ||
+		b.c.got == b.c.mark {
+		return false
+	}
+	b.arm()
+	// The interrupt runs after the context ends: if it has not ended
+	// now, the interrupt's deadline will come after this one.
+	return b.ctx.Err() == nil
+}
+
 // fail records a read error, closes the connection and returns the error
 // for Read. A failure caused by the client going away reports the
-// context's error.
+// context's error; a stall past the read timeout wraps
+// middleware.ErrBackendTimeout.
 func (b *h1Body) fail(err error) error {
-	if ctxErr := b.ctx.Err(); ctxErr != nil {
+	switch ctxErr := b.ctx.Err(); {
+	case ctxErr != nil:
 		err = ctxErr
-	} else if err == io.EOF {
+	case b.c.bodyTimeout > 0 && errors.Is(err, os.ErrDeadlineExceeded):
+		err = fmt.Errorf("%w: no response body bytes for %v", middleware.ErrBackendTimeout, b.c.bodyTimeout)
+	case err == io.EOF:
 		err = io.ErrUnexpectedEOF
 	}
 	b.err = fmt.Errorf("reading response body: %w", err)

@@ -18,13 +18,31 @@ import (
 
 // h1Conn is one connection to a backend. It is used by one exchange at a
 // time, from that exchange's goroutine; only interrupt runs elsewhere, and
-// it touches nothing but the net.Conn.
+// it touches nothing but the net.Conn. It is the io.Reader under its read
+// buffer and the io.Writer under its write buffer (see Read and Write).
 type h1Conn struct {
 	pool *h1Pool
 	nc   net.Conn
 	// br is the pooled read buffer, held from the request's end to the
 	// response's end and nil while the connection is idle.
 	br *bufio.Reader
+	// ctx is the context of the exchange in progress, nil while idle.
+	ctx context.Context
+	// got counts the bytes read from the backend, so that a read that
+	// meets its deadline can tell a stall from a body still flowing;
+	// mark is got when the body's deadline was last set. bodyTimeout is
+	// the read timeout when the response body's reads wait under it,
+	// else zero. They live here rather than in h1Body to keep the
+	// per-response allocation in its size class.
+	got, mark   int64
+	bodyTimeout time.Duration
+	// sent counts the bytes of the current request written so far;
+	// writeTimeout bounds the writes past writeNoBlock.
+	sent         int64
+	writeTimeout time.Duration
+	// readDeadline and writeDeadline report that the exchange left a
+	// deadline on nc that must be cleared before nc carries another.
+	readDeadline, writeDeadline bool
 	// idleSince is when the connection was last returned to the pool.
 	idleSince time.Time
 	// reused reports that the connection served an earlier exchange.
@@ -46,6 +64,13 @@ type h1Conn struct {
 // before the client's connection is watched for a hang-up (a system call
 // that most requests, answered sooner, are spared).
 const watchAfter = time.Second
+
+// writeNoBlock is how much of a request is written without a write
+// deadline: an exchange starts on a connection whose socket buffer the
+// backend has drained (it answered the previous request), and Linux takes
+// at least this much into it without waiting, so a request this small
+// never blocks and the common small request pays no timer update.
+const writeNoBlock = 16 << 10
 
 // staleConnError reports that a reused connection failed before the first
 // byte of a response: the backend most likely closed it while it was idle,
@@ -78,6 +103,8 @@ type h1Response struct {
 // roundTrip runs one exchange on c. On error c has been closed.
 func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request, hooks exchangeHooks) (*http.Response, error) {
 	t := c.pool.t
+	set := t.settings.Load()
+	c.ctx, c.writeTimeout, c.bodyTimeout = ctx, set.writeTimeout, 0
 	c.stop, c.slot = nil, nil
 	sc := middleware.ServerConnFrom(ctx)
 	switch {
@@ -92,7 +119,7 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request, hooks exchang
 	closeAfter, bodyRead, werr := c.writeRequest(req)
 	if werr != nil {
 		var cwe *connWriteError
-		if !errors.As(werr, &cwe) {
+		if !errors.As(werr, &cwe) || ctx.Err() != nil {
 			c.abort()
 			return nil, contextErr(ctx, werr)
 		}
@@ -101,12 +128,17 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request, hooks exchang
 		closeAfter = true
 	}
 
-	c.br = t.getReader(c.nc)
-	timeout := t.settings.Load().responseHeaderTimeout
+	c.br = t.getReader(c)
+	timeout := set.responseHeaderTimeout
 	if hooks != nil {
 		if d := hooks.responseHeaderTimeout(); d > 0 {
 			timeout = d
 		}
+	}
+	if isWriteTimeout(werr) && (timeout <= 0 || timeout > set.writeTimeout) {
+		// The backend stopped reading the request: an answer it sent
+		// before that is read, a late one is not waited for.
+		timeout = set.writeTimeout
 	}
 	// The wait for the head is bounded by timeout. A client that can be
 	// watched for a hang-up is, once the wait has lasted watchAfter: the
@@ -168,30 +200,19 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request, hooks exchang
 		// The hook may keep the 1xx header; the next head gets new values.
 		vals = nil
 	}
-	if !wait.IsZero() {
-		c.nc.SetReadDeadline(time.Time{})
-		if err := ctx.Err(); err != nil {
-			// The interrupt may have moved the deadline just before it
-			// was cleared: the body's reads would not see it.
-			c.abort()
-			return nil, err
-		}
-	}
 
 	resp := &r.resp
 	resp.Request = req
 	resp.Close = f.closeAfter || closeAfter
 	b := &r.body
 	*b = h1Body{c: c, br: c.br, resp: resp, ctx: ctx, reuse: !resp.Close}
+	upgrade := resp.StatusCode == http.StatusSwitchingProtocols
 	switch {
-	case resp.StatusCode == http.StatusSwitchingProtocols:
+	case upgrade:
 		if !valuesHaveToken(req.Header["Connection"], "upgrade") || werr != nil {
 			c.abort()
 			return nil, badResponse("101 Switching Protocols without an upgrade request")
 		}
-		resp.Body = &h1Upgrade{c: c, br: c.br}
-		c.br = nil
-		return resp, nil
 	case req.Method == http.MethodHead || resp.StatusCode == http.StatusNoContent ||
 		resp.StatusCode == http.StatusNotModified:
 		// RFC 9112 §6.3: these responses end with their head.
@@ -200,27 +221,54 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request, hooks exchang
 			resp.ContentLength = f.contentLength
 		}
 		resp.Body = http.NoBody
-		c.release(b.reuse)
-		return resp, nil
 	case f.chunked:
 		b.mode = bodyChunked
 		resp.ContentLength = -1
+		resp.Body = b
 	case f.contentLength == 0:
 		resp.Body = http.NoBody
-		c.release(b.reuse)
-		return resp, nil
 	case f.contentLength > 0:
 		b.mode = bodyLength
 		b.remaining = f.contentLength
 		resp.ContentLength = f.contentLength
+		resp.Body = b
 	default:
 		// RFC 9112 §6.3 item 8: the body ends when the connection closes.
 		b.mode = bodyUntilClose
 		b.reuse = false
 		resp.Close = true
 		resp.ContentLength = -1
+		resp.Body = b
 	}
-	resp.Body = b
+
+	// The head's deadline gives way to the body's: the read timeout
+	// bounds the waits for body bytes not already buffered. A body that
+	// came whole with its head (most small responses) costs what clearing
+	// the head's deadline cost.
+	switch {
+	case resp.Body == b && set.readTimeout > 0 &&
+		(b.mode != bodyLength || int64(c.br.Buffered()) < b.remaining):
+		c.bodyTimeout = set.readTimeout
+		b.arm()
+	case !wait.IsZero():
+		c.nc.SetReadDeadline(time.Time{})
+	}
+	if c.bodyTimeout > 0 || !wait.IsZero() {
+		if err := ctx.Err(); err != nil {
+			// The interrupt may have moved the deadline just before it
+			// was set: the body's reads would not see it.
+			c.abort()
+			return nil, err
+		}
+	}
+
+	switch {
+	case upgrade:
+		resp.Body = &h1Upgrade{c: c, br: c.br}
+		c.br = nil
+	case resp.Body != b:
+		c.release(b.reuse)
+	}
 	return resp, nil
 }
 
@@ -232,6 +280,11 @@ func (c *h1Conn) headError(ctx context.Context, err, werr error, gotBytes, bodyR
 	}
 	if errors.Is(err, errBadResponse) {
 		return err
+	}
+	if !gotBytes && isWriteTimeout(werr) {
+		// Not a stale connection: one that is open, with a backend that
+		// stopped reading.
+		return werr
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return responseHeaderTimeoutError(timeout)
@@ -268,6 +321,7 @@ func (c *h1Conn) release(reuse bool) {
 	if !c.unregister() {
 		reuse = false
 	}
+	c.ctx = nil
 	if c.br != nil {
 		if c.br.Buffered() > 0 {
 			// The backend sent bytes beyond its response: whatever they
@@ -278,6 +332,13 @@ func (c *h1Conn) release(reuse bool) {
 		c.br = nil
 	}
 	if reuse && !c.pool.t.closed.Load() {
+		if c.readDeadline {
+			// An idle connection has no deadline: the next exchange
+			// sets the ones it needs, and the pool's liveness probe
+			// must not find an expired one.
+			c.nc.SetReadDeadline(time.Time{})
+			c.readDeadline = false
+		}
 		c.pool.put(c)
 		return
 	}
@@ -302,11 +363,57 @@ func (c *h1Conn) unregister() bool {
 // abort ends a failed exchange and closes c.
 func (c *h1Conn) abort() {
 	c.unregister()
+	c.ctx = nil
 	if c.br != nil {
 		c.pool.t.putReader(c.br)
 		c.br = nil
 	}
 	c.pool.forget(c)
+}
+
+// Read reads from the backend for the read buffer, counting the bytes.
+func (c *h1Conn) Read(p []byte) (int, error) {
+	n, err := c.nc.Read(p)
+	c.got += int64(n)
+	return n, err
+}
+
+// Write writes to the backend for the write buffer. The first writeNoBlock
+// bytes of a request go out as they are; beyond them, each write waits at
+// most the write timeout for the backend to take bytes, counted anew
+// while it does. A write that fails so wraps middleware.ErrBackendTimeout.
+func (c *h1Conn) Write(p []byte) (int, error) {
+	c.sent += int64(len(p))
+	if c.writeTimeout <= 0 || c.sent <= writeNoBlock {
+		return c.nc.Write(p)
+	}
+	written := 0
+	for {
+		c.nc.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+		c.writeDeadline = true
+		if err := c.ctx.Err(); err != nil {
+			// The interrupt may have moved the deadline just before.
+			return written, err
+		}
+		n, err := c.nc.Write(p[written:])
+		written += n
+		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return written, err
+		}
+		if n > 0 {
+			continue // the backend is reading, slowly
+		}
+		if ctxErr := c.ctx.Err(); ctxErr != nil {
+			return written, ctxErr
+		}
+		return written, fmt.Errorf("%w: the backend took no request bytes for %v: %w", middleware.ErrBackendTimeout, c.writeTimeout, err)
+	}
+}
+
+// isWriteTimeout reports whether werr, a failure of writeRequest that is
+// not the client's, is a write that waited out the write timeout.
+func isWriteTimeout(werr error) bool {
+	return werr != nil && errors.Is(werr, middleware.ErrBackendTimeout)
 }
 
 // h1Upgrade is the body of a 101 response: the connection itself, with

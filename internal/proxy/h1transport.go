@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -40,6 +41,13 @@ const (
 // is read by the caller, all without goroutines, channels or timers of its
 // own. Buffers come from pools and are held only during an exchange, so an
 // idle connection holds none.
+//
+// The timeouts are the connection's deadlines, which cost no goroutine:
+// connect, response head, the gaps of a response body (read) and the
+// waits of request writes (write). A read or write that meets its
+// deadline after bytes moved since the deadline was set gets a new one
+// and carries on, so a body that keeps flowing is never cut and a stall
+// is noticed between one and two timeouts after the last byte.
 //
 // A connection returns to the pool when its response body has been read to
 // the end (or closed with little left, already buffered) and both sides
@@ -80,6 +88,8 @@ type H1Transport struct {
 type h1Settings struct {
 	connectTimeout        time.Duration
 	responseHeaderTimeout time.Duration
+	readTimeout           time.Duration
+	writeTimeout          time.Duration
 	idleTimeout           time.Duration
 	maxIdle               int
 }
@@ -108,6 +118,8 @@ func (t *H1Transport) Reconfigure(cfg config.Upstream) {
 	t.settings.Store(&h1Settings{
 		connectTimeout:        cfg.Timeouts.Connect.D(),
 		responseHeaderTimeout: cfg.Timeouts.ResponseHeader.D(),
+		readTimeout:           cfg.Timeouts.Read.D(),
+		writeTimeout:          cfg.Timeouts.Write.D(),
 		idleTimeout:           cfg.Timeouts.Idle.D(),
 		maxIdle:               max(cfg.MaxIdleConns, 0),
 	})
@@ -217,9 +229,9 @@ func (t *H1Transport) pool(addr string) *h1Pool {
 	return p
 }
 
-func (t *H1Transport) getReader(nc net.Conn) *bufio.Reader {
+func (t *H1Transport) getReader(r io.Reader) *bufio.Reader {
 	br := t.readers.Get().(*bufio.Reader)
-	br.Reset(nc)
+	br.Reset(r)
 	return br
 }
 
@@ -228,9 +240,9 @@ func (t *H1Transport) putReader(br *bufio.Reader) {
 	t.readers.Put(br)
 }
 
-func (t *H1Transport) getWriter(nc net.Conn) *bufio.Writer {
+func (t *H1Transport) getWriter(w io.Writer) *bufio.Writer {
 	bw := t.writers.Get().(*bufio.Writer)
-	bw.Reset(nc)
+	bw.Reset(w)
 	return bw
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"palisade/internal/httpsyntax"
 )
@@ -19,11 +20,15 @@ var errInvalidRequest = errors.New("invalid outbound request")
 // request asked for the connection to be closed after the exchange and
 // whether any byte of the body was consumed, which rules out sending the
 // request again without GetBody. Failures to read the body are
-// requestBodyErrors, failures to write are connWriteErrors.
+// requestBodyErrors, failures to write are connWriteErrors. Writes go
+// through c.Write, which bounds them by the write timeout past
+// writeNoBlock; a write deadline set so is cleared before returning.
 func (c *h1Conn) writeRequest(req *http.Request) (closeAfter, bodyRead bool, err error) {
 	t := c.pool.t
-	bw := t.getWriter(c.nc)
+	c.sent = 0
+	bw := t.getWriter(c)
 	defer t.putWriter(bw)
+	defer c.clearWriteDeadline()
 	body, cl, chunked := requestFraming(req)
 	if closeAfter, err = writeRequestHead(bw, req, cl, chunked); err != nil {
 		return closeAfter, false, err
@@ -40,6 +45,14 @@ func (c *h1Conn) writeRequest(req *http.Request) (closeAfter, bodyRead bool, err
 		return closeAfter, bodyRead, &connWriteError{err: err}
 	}
 	return closeAfter, bodyRead, nil
+}
+
+// clearWriteDeadline clears the deadline Write set, if any.
+func (c *h1Conn) clearWriteDeadline() {
+	if c.writeDeadline {
+		c.nc.SetWriteDeadline(time.Time{})
+		c.writeDeadline = false
+	}
 }
 
 // requestFraming returns the body to send and how: with a Content-Length

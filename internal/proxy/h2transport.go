@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"palisade/internal/config"
 	"palisade/internal/middleware"
@@ -21,12 +24,18 @@ import (
 // http.Transport alone cannot do.
 //
 // The response header timeout is the upstream's, set on the http.Transport;
-// the handler's per-request value is not consulted. Protocol upgrades do not
-// exist in HTTP/2 and are not forwarded to h2c backends.
+// the handler's per-request value is not consulted. http.Transport has no
+// bound on the gaps of a body: the read and write timeouts are an idle
+// timer per exchange (see h2Watch) that cancels the request's context.
+// Protocol upgrades do not exist in HTTP/2 and are not forwarded to h2c
+// backends.
 type H2Transport struct {
 	log    *slog.Logger
 	rt     *http.Transport
 	dialer net.Dialer
+	// readTimeout and writeTimeout are the upstream's read and write
+	// timeouts; zero disables one.
+	readTimeout, writeTimeout time.Duration
 
 	mu     sync.Mutex
 	conns  map[*trackedConn]struct{}
@@ -40,6 +49,9 @@ func newH2Transport(cfg config.Upstream, log *slog.Logger) *H2Transport {
 		log:    log,
 		dialer: net.Dialer{Timeout: cfg.Timeouts.Connect.D()},
 		conns:  make(map[*trackedConn]struct{}),
+
+		readTimeout:  cfg.Timeouts.Read.D(),
+		writeTimeout: cfg.Timeouts.Write.D(),
 	}
 	var protocols http.Protocols
 	protocols.SetUnencryptedHTTP2(true)
@@ -60,6 +72,7 @@ func newH2Transport(cfg config.Upstream, log *slog.Logger) *H2Transport {
 
 // RoundTrip sends req to b. See Transport.
 func (t *H2Transport) RoundTrip(req *http.Request, b *upstream.Backend) (*http.Response, error) {
+	parent := req.Context()
 	if req.URL.Host != b.Addr || req.URL.Scheme != "http" {
 		u := *req.URL
 		u.Scheme, u.Host = "http", b.Addr
@@ -67,9 +80,19 @@ func (t *H2Transport) RoundTrip(req *http.Request, b *upstream.Backend) (*http.R
 		r2.URL = &u
 		req = &r2
 	}
+	w := t.watch(req)
+	if w != nil {
+		req = w.req
+	}
 	resp, err := t.rt.RoundTrip(req)
 	if err != nil {
-		if ctxErr := req.Context().Err(); ctxErr != nil {
+		if w != nil {
+			w.end()
+			if terr := w.timeout(); terr != nil {
+				return nil, terr
+			}
+		}
+		if ctxErr := parent.Err(); ctxErr != nil {
 			return nil, ctxErr
 		}
 		var ne net.Error
@@ -78,7 +101,132 @@ func (t *H2Transport) RoundTrip(req *http.Request, b *upstream.Backend) (*http.R
 		}
 		return nil, err
 	}
+	if w != nil {
+		w.body = resp.Body
+		resp.Body = w
+	}
 	return resp, nil
+}
+
+// watch returns the watch of an exchange for req, or nil when no timeout
+// needs one: a response body is watched with a read timeout, a request
+// body with a write timeout.
+func (t *H2Transport) watch(req *http.Request) *h2Watch {
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	if t.readTimeout <= 0 && (t.writeTimeout <= 0 || !hasBody) {
+		return nil
+	}
+	ctx, cancel := context.WithCancelCause(req.Context())
+	w := &h2Watch{ctx: ctx, cancel: cancel, read: t.readTimeout}
+	w.req = req.WithContext(ctx)
+	if t.writeTimeout > 0 && hasBody {
+		d := t.writeTimeout
+		w.write = time.AfterFunc(d, func() {
+			w.cancel(fmt.Errorf("%w: the backend took no request bytes for %v", middleware.ErrBackendTimeout, d))
+		})
+		w.write.Stop()
+		w.req.Body = &h2RequestBody{rc: req.Body, w: w, d: d}
+	}
+	return w
+}
+
+// h2Watch bounds the gaps of one exchange's bodies with idle timers that
+// cancel the request's context, which http.Transport turns into a reset
+// stream: read runs while the response body's reader waits for bytes,
+// write while the transport holds request body bytes it cannot send (the
+// backend grants no flow-control window). The cause of the cancel wraps
+// middleware.ErrBackendTimeout. Once the response has come, the watch is
+// its body.
+type h2Watch struct {
+	req    *http.Request
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	body   io.ReadCloser // the transport's response body
+	read   time.Duration
+	// readTimer is made by the first Read of the response body; the
+	// body's reader owns it.
+	readTimer *time.Timer
+	// write is stopped and reset by the transport's goroutine writing
+	// the request body, and stopped by end.
+	write *time.Timer
+	ended atomic.Bool
+}
+
+// end stops the timers and releases the context; the exchange is over.
+func (w *h2Watch) end() {
+	w.ended.Store(true)
+	if w.readTimer != nil {
+		w.readTimer.Stop()
+	}
+	if w.write != nil {
+		w.write.Stop()
+	}
+	w.cancel(nil)
+}
+
+// timeout returns the timeout that canceled the exchange, or nil.
+func (w *h2Watch) timeout() error {
+	if cause := context.Cause(w.ctx); cause != nil && errors.Is(cause, middleware.ErrBackendTimeout) {
+		return cause
+	}
+	return nil
+}
+
+// Read reads the response body, canceling the exchange if no byte comes
+// within the read timeout. Only the wait counts: the time the caller takes
+// between reads (writing to a slow client) does not.
+func (w *h2Watch) Read(p []byte) (int, error) {
+	if w.read > 0 {
+		if w.readTimer == nil {
+			d := w.read
+			w.readTimer = time.AfterFunc(d, func() {
+				w.cancel(fmt.Errorf("%w: no response body bytes for %v", middleware.ErrBackendTimeout, d))
+			})
+		} else {
+			w.readTimer.Reset(w.read)
+		}
+	}
+	n, err := w.body.Read(p)
+	if w.readTimer != nil {
+		w.readTimer.Stop()
+	}
+	if err != nil && err != io.EOF {
+		if terr := w.timeout(); terr != nil {
+			err = fmt.Errorf("reading response body: %w", terr)
+		}
+	}
+	return n, err
+}
+
+// Close closes the response body and ends the watch.
+func (w *h2Watch) Close() error {
+	err := w.body.Close()
+	w.end()
+	return err
+}
+
+// h2RequestBody is a request body under an h2Watch: the write timer runs
+// from a Read that handed the transport bytes to the next Read, which the
+// transport makes once it has sent them.
+type h2RequestBody struct {
+	rc io.ReadCloser
+	w  *h2Watch
+	d  time.Duration
+}
+
+func (b *h2RequestBody) Read(p []byte) (int, error) {
+	b.w.write.Stop()
+	n, err := b.rc.Read(p)
+	if n > 0 && err == nil && !b.w.ended.Load() {
+		b.w.write.Reset(b.d)
+	}
+	return n, err
+}
+
+// Close stops the write timer: the transport is done with the body.
+func (b *h2RequestBody) Close() error {
+	b.w.write.Stop()
+	return b.rc.Close()
 }
 
 // CloseIdleConnections closes the connections carrying no stream.

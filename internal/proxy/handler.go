@@ -57,11 +57,12 @@ type handler struct {
 //
 // Failures are answered through middleware.WriteError: 503 when no backend
 // is available, 502 when the backend cannot be reached or answers badly,
-// 504 on a dial or response header timeout, 499 (nothing written) when the
-// client went away, 413/408/400 when the request body could not be read. A
-// failure after the response has started aborts the client connection
-// (panic(http.ErrAbortHandler)) so that the client sees a truncated
-// response, never a complete one.
+// 504 on a dial, response header or request write timeout, 499 (nothing
+// written) when the client went away, 413/408/400 when the request body
+// could not be read. A failure after the response has started (a response
+// body that stalls past the read timeout, one cut short) aborts the client
+// connection (panic(http.ErrAbortHandler)) so that the client sees a
+// truncated response, never a complete one.
 func New(t *Target, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

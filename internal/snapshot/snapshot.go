@@ -99,7 +99,8 @@ func TransportKey(u config.Upstream) string {
 	if u.Protocol == "http1" || u.Protocol == "" {
 		return u.Name + "|http1"
 	}
-	return fmt.Sprintf("%s|%s|%v|%v|%v|%d", u.Name, u.Protocol, u.Timeouts.Connect, u.Timeouts.ResponseHeader, u.Timeouts.Idle, u.MaxIdleConns)
+	t := u.Timeouts
+	return fmt.Sprintf("%s|%s|%v|%v|%v|%v|%v|%d", u.Name, u.Protocol, t.Connect, t.ResponseHeader, t.Read, t.Write, t.Idle, u.MaxIdleConns)
 }
 
 // Build compiles cfg, which must have passed config validation. A failure
