@@ -158,6 +158,12 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request, hooks exchang
 			wait = now.Add(watchAfter)
 		}
 		c.nc.SetReadDeadline(wait)
+		if err := ctx.Err(); err != nil {
+			// The context's interrupt ran before the deadline was set,
+			// which undid it: the wait would last the whole timeout.
+			c.abort()
+			return nil, err
+		}
 	}
 	r := &h1Response{}
 	vals := r.vals[:]
