@@ -5,6 +5,8 @@
 //
 //	GET /small  100-byte body
 //	GET /64k    65536-byte body
+//	GET /json   a 64 KiB JSON list of user records (bench/apibody's "api"
+//	            body, application/json), for bench/compare compress
 //	anything else: 404
 //
 // It parses only as far as framing needs (request line, Content-Length);
@@ -20,6 +22,8 @@ import (
 	"log"
 	"net"
 	"strconv"
+
+	"palisade/bench/apibody"
 )
 
 func main() {
@@ -37,10 +41,11 @@ func main() {
 		big[i] = "abcdefghijklmnopqrstuvwxyz0123456789"[i%36]
 	}
 	responses := map[string][]byte{
-		"/small": response(200, small),
-		"/64k":   response(200, big),
+		"/small": response(200, "text/plain", small),
+		"/64k":   response(200, "text/plain", big),
+		"/json":  response(200, "application/json", apibody.JSON(64<<10, false)),
 	}
-	notFound := response(404, []byte("not found\n"))
+	notFound := response(404, "text/plain", []byte("not found\n"))
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -50,8 +55,8 @@ func main() {
 	}
 }
 
-func response(status int, body []byte) []byte {
-	head := fmt.Sprintf("HTTP/1.1 %d OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n", status, len(body))
+func response(status int, contentType string, body []byte) []byte {
+	head := fmt.Sprintf("HTTP/1.1 %d OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", status, contentType, len(body))
 	return append([]byte(head), body...)
 }
 
