@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -118,15 +119,20 @@ func (t *H2Transport) watch(req *http.Request) *h2Watch {
 	}
 	ctx, cancel := context.WithCancelCause(req.Context())
 	w := &h2Watch{ctx: ctx, cancel: cancel, read: t.readTimeout}
-	w.req = req.WithContext(ctx)
-	if t.writeTimeout > 0 && hasBody {
-		d := t.writeTimeout
-		w.write = time.AfterFunc(d, func() {
-			w.cancel(fmt.Errorf("%w: the backend took no request bytes for %v", middleware.ErrBackendTimeout, d))
-		})
-		w.write.Stop()
-		w.req.Body = &h2RequestBody{rc: req.Body, w: w, d: d}
+	if t.writeTimeout <= 0 || !hasBody {
+		w.req = req.WithContext(ctx)
+		return w
 	}
+	d := t.writeTimeout
+	w.write = time.AfterFunc(d, func() {
+		w.cancel(fmt.Errorf("%w: the backend took no request bytes for %v", middleware.ErrBackendTimeout, d))
+	})
+	w.write.Stop()
+	// The last piece of the body is sent after the Read that reported
+	// its end: only the transport's WroteRequest says it has gone.
+	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { w.write.Stop() }}
+	w.req = req.WithContext(httptrace.WithClientTrace(ctx, trace))
+	w.req.Body = &h2RequestBody{rc: req.Body, w: w, d: d}
 	return w
 }
 
@@ -147,7 +153,8 @@ type h2Watch struct {
 	// body's reader owns it.
 	readTimer *time.Timer
 	// write is stopped and reset by the transport's goroutine writing
-	// the request body, and stopped by end.
+	// the request body, and stopped when it reports the request written
+	// (httptrace's WroteRequest, on the same goroutine) and by end.
 	write *time.Timer
 	ended atomic.Bool
 }
@@ -207,17 +214,26 @@ func (w *h2Watch) Close() error {
 
 // h2RequestBody is a request body under an h2Watch: the write timer runs
 // from a Read that handed the transport bytes to the next Read, which the
-// transport makes once it has sent them.
+// transport makes once it has sent them, or, after the Read that reports
+// the end, until the transport reports the request written. That Read may
+// come before the bytes of the one before have gone: with a Content-Length
+// the transport reads once more to see the end before sending the last
+// piece.
 type h2RequestBody struct {
 	rc io.ReadCloser
 	w  *h2Watch
 	d  time.Duration
+	// held reports that the last Read returned bytes without an error:
+	// the transport may still hold them when the next Read reports the end.
+	held bool
 }
 
 func (b *h2RequestBody) Read(p []byte) (int, error) {
 	b.w.write.Stop()
 	n, err := b.rc.Read(p)
-	if n > 0 && err == nil && !b.w.ended.Load() {
+	unsent := n > 0 && (err == nil || err == io.EOF) || err == io.EOF && b.held
+	b.held = n > 0 && err == nil
+	if unsent && !b.w.ended.Load() {
 		b.w.write.Reset(b.d)
 	}
 	return n, err

@@ -311,3 +311,62 @@ func TestIdleConnHasNoDeadline(t *testing.T) {
 		t.Errorf("%d stale retries, want none: a deadline outlived its exchange", n)
 	}
 }
+
+// TestH2CWriteStallOnLastPiece checks the write timeout on the last piece
+// of an h2c request body. Regression: the write timer stopped at the Read
+// that reported the body's end, but http.Transport sends the last piece
+// after that Read (with a Content-Length it even reads once more to see
+// the end before sending it), so a backend that stopped reading just
+// before the last piece held the exchange until the client left. The
+// backend's flow-control window is 64 KiB and the body's last piece (the
+// transport reads at most 16 KiB at a time on a new connection) is the
+// one past it. A backend that takes the whole body and answers late is
+// still answered: the timer ends once the request is written.
+func TestH2CWriteStallOnLastPiece(t *testing.T) {
+	const window = 64 << 10
+	for _, tc := range []struct {
+		name    string
+		size    int
+		reading bool // the backend reads the whole body, then answers late
+	}{
+		{"past the window, not reading", window + 8<<10, false},
+		{"past the window, reading, late answer", window + 8<<10, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !tc.reading {
+					<-r.Context().Done()
+					return
+				}
+				n, _ := io.Copy(io.Discard, r.Body)
+				time.Sleep(3 * testReadTimeout)
+				fmt.Fprint(w, n)
+			}))
+			srv.Config.Protocols = new(http.Protocols)
+			srv.Config.Protocols.SetUnencryptedHTTP2(true)
+			srv.Config.HTTP2 = &http.HTTP2Config{MaxReceiveBufferPerConnection: window, MaxReceiveBufferPerStream: window}
+			srv.Start()
+			t.Cleanup(srv.Close)
+			h := New(newTarget(t, bodyTimeouts("h2c"), addr(srv)), nil)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			req := httptest.NewRequestWithContext(ctx, "POST", "/upload", bytes.NewReader(make([]byte, tc.size)))
+			var st middleware.State
+			start := time.Now()
+			rec := serveDirect(h, req, &st)
+			took := time.Since(start)
+			if tc.reading {
+				if rec.Code != 200 || rec.Body.String() != strconv.Itoa(tc.size) {
+					t.Errorf("status %d, body %q, State.Err %v; want 200 and the backend having read %d bytes", rec.Code, rec.Body, st.Err, tc.size)
+				}
+				return
+			}
+			if rec.Code != http.StatusGatewayTimeout || !errors.Is(st.Err, middleware.ErrBackendTimeout) {
+				t.Errorf("status %d after %v, State.Err %v; want 504 and a backend timeout", rec.Code, took, st.Err)
+			}
+			if took > 10*testReadTimeout {
+				t.Errorf("answered after %v, want within a few times %v", took, testReadTimeout)
+			}
+		})
+	}
+}
