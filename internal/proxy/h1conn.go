@@ -248,8 +248,9 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request, hooks exchang
 	}
 
 	// The head's deadline gives way to the body's: the read timeout
-	// bounds the waits for body bytes not already buffered. A body that
-	// came whole with its head (most small responses) costs what clearing
+	// bounds the waits for body bytes not already buffered. A body with a
+	// Content-Length that came whole with its head (most small responses;
+	// a chunked body's end is known only once parsed) costs what clearing
 	// the head's deadline cost.
 	switch {
 	case resp.Body == b && set.readTimeout > 0 &&
