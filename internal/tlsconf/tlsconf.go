@@ -154,7 +154,7 @@ func readProblem(file string, err error) string {
 func readHint(cfg *config.Config, err error) string {
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && cfg.Dir != "":
-		return "relative paths are resolved against the config file's directory, " + cfg.Dir
+		return "check the path; relative ones resolve against the config file's directory, " + cfg.Dir
 	case errors.Is(err, fs.ErrNotExist):
 		return "check the path"
 	case errors.Is(err, fs.ErrPermission):

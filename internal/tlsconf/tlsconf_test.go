@@ -80,7 +80,7 @@ func TestLoadProblems(t *testing.T) {
 		want        []string
 	}{
 		{"missing file", "{cert_file: nope.pem, key_file: a.key}", []string{
-			file + `:6:23: listeners[0].tls.certificates[0].cert_file: cannot read "` + path("nope.pem") + `": no such file or directory (hint: relative paths are resolved against the config file's directory, ` + dir + `)`,
+			file + `:6:23: listeners[0].tls.certificates[0].cert_file: cannot read "` + path("nope.pem") + `": no such file or directory (hint: check the path; relative ones resolve against the config file's directory, ` + dir + `)`,
 		}},
 		{"unreadable file", "{cert_file: a.pem, key_file: adir}", []string{
 			file + `:6:40: listeners[0].tls.certificates[0].key_file: cannot read "` + path("adir") + `": is a directory`,
@@ -99,7 +99,7 @@ func TestLoadProblems(t *testing.T) {
 		}},
 		{"every problem at once", "{cert_file: a.pem, key_file: b.key}\n        - {cert_file: b.pem, key_file: b.key}\n        - {cert_file: nope.pem, key_file: b.key}", []string{
 			file + `:6:40: listeners[0].tls.certificates[0].key_file: the private key in "` + path("b.key") + `" does not match the certificate in "` + path("a.pem") + `" (hint: use the key the certificate was issued for (the two files of one pair))`,
-			file + `:8:23: listeners[0].tls.certificates[2].cert_file: cannot read "` + path("nope.pem") + `": no such file or directory (hint: relative paths are resolved against the config file's directory, ` + dir + `)`,
+			file + `:8:23: listeners[0].tls.certificates[2].cert_file: cannot read "` + path("nope.pem") + `": no such file or directory (hint: check the path; relative ones resolve against the config file's directory, ` + dir + `)`,
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
