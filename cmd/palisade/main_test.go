@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -178,4 +180,36 @@ func TestValidateMissingFile(t *testing.T) {
 	if code != exitFailed || !strings.Contains(errs, "nope.yaml") {
 		t.Errorf("validate of a missing file = exit %d, %q", code, errs)
 	}
+}
+
+// TestValidateAccessLog checks that validate reports an access log file
+// that run could not open, as nginx -t does, without creating it.
+func TestValidateAccessLog(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "palisade.yaml")
+	check := func(output string, wantOK bool, wantErr string) {
+		t.Helper()
+		doc := fmt.Sprintf(`access_log: {output: %q}
+listeners: [{name: web, address: "127.0.0.1:0"}]
+routes: [{name: all, match: {path_prefix: /}, upstream: app}]
+upstreams: [{name: app, backends: [{address: "127.0.0.1:9"}]}]
+`, output)
+		if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errs := runCLI("validate", "-c", path)
+		if (code == exitOK) != wantOK || !strings.Contains(errs, wantErr) {
+			t.Errorf("validate with output %q = exit %d\n%s%s\nwant ok=%t and %q", output, code, out, errs, wantOK, wantErr)
+		}
+	}
+	check("logs/access.log", false, path+`:1:22: access_log.output: cannot open "`+filepath.Join(dir, "logs", "access.log")+`": no such file or directory`)
+	if err := os.Mkdir(filepath.Join(dir, "logs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	check("logs/access.log", true, "")
+	if _, err := os.Stat(filepath.Join(dir, "logs", "access.log")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("validate created the access log (stat: %v)", err)
+	}
+	check("logs", false, `cannot open "`+filepath.Join(dir, "logs")+`": is a directory`)
+	check("stdout", true, "")
 }

@@ -31,7 +31,8 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 }
 
 // dryBuild compiles cfg as a reload would, without opening anything, so
-// validate also reports what only the build can see (route conflicts).
+// validate also reports what only the build can see (route conflicts, an
+// access log file that could not be opened: checked, not created).
 func dryBuild(cfg *config.Config) error {
 	var made []proxy.Transport
 	defer func() {
@@ -49,7 +50,7 @@ func dryBuild(cfg *config.Config) error {
 			}
 			return t, err
 		},
-		AccessLog: func(config.AccessLog) (*obs.AccessLog, error) { return nil, nil },
+		AccessLog: func(c config.AccessLog) (*obs.AccessLog, error) { return nil, obs.CheckAccessLog(c.Output) },
 	})
 	return err
 }

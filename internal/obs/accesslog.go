@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -66,17 +67,60 @@ func OpenAccessLog(output string, buffer int, flush time.Duration) (*AccessLog, 
 	return l, nil
 }
 
+// CheckAccessLog reports, without creating or opening anything, whether
+// OpenAccessLog could open output: a file that exists must be a regular
+// file palisade can write; a missing one needs a directory it can create
+// files in. It answers `palisade validate`, as nginx -t checks its log
+// files, with the error OpenAccessLog would give.
+func CheckAccessLog(output string) error {
+	switch output {
+	case "off", "", "stdout", "stderr":
+		return nil
+	}
+	fail := func(err error) error { return fmt.Errorf("cannot open %q: %w", output, err) }
+	fi, err := os.Stat(output)
+	switch {
+	case err == nil && fi.IsDir():
+		return fail(errors.New("is a directory"))
+	case err == nil:
+		if err := canWrite(output, false); err != nil {
+			return fail(err)
+		}
+		return nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return fail(pathErr(err))
+	}
+	dir := filepath.Dir(output)
+	di, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return fail(pathErr(err))
+	case !di.IsDir():
+		return fail(errors.New("not a directory: " + dir))
+	}
+	if err := canWrite(dir, true); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// pathErr returns the cause inside a *fs.PathError, so that messages name
+// the path once.
+func pathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
 // openFile opens the log file at path for appending, creating it if
 // missing. The error names path once: `cannot open "/var/log/a.log":
 // permission denied`.
 func openFile(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, fmt.Errorf("cannot open %q: %w", path, err)
+		return nil, fmt.Errorf("cannot open %q: %w", path, pathErr(err))
 	}
 	return f, nil
 }
