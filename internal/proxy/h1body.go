@@ -341,12 +341,13 @@ func (b *h1Body) finish() {
 	b.c.release(b.reuse)
 }
 
-// arm sets the read deadline for the body's next bytes.
-func (b *h1Body) arm() {
+// arm sets the read deadline for the body's next bytes, and returns the
+// exchange's context error if it has ended (see h1Conn.setReadDeadline).
+func (b *h1Body) arm() error {
 	c := b.c
 	c.mark = c.got
 	c.readDeadline = true
-	c.nc.SetReadDeadline(time.Now().Add(c.bodyTimeout))
+	return c.setReadDeadline(time.Now().Add(c.bodyTimeout))
 }
 
 // progressed reports, for a read of the body that failed with err, that
@@ -359,10 +360,7 @@ func (b *h1Body) progressed(err error) bool {
 		b.c.got == b.c.mark {
 		return false
 	}
-	b.arm()
-	// The interrupt runs after the context ends: if it has not ended
-	// now, the interrupt's deadline will come after this one.
-	return b.ctx.Err() == nil
+	return b.arm() == nil
 }
 
 // fail records a read error, closes the connection and returns the error

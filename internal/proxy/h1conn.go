@@ -157,10 +157,7 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request, hooks exchang
 		if watcher != nil && (timeout <= 0 || timeout > watchAfter) {
 			wait = now.Add(watchAfter)
 		}
-		c.nc.SetReadDeadline(wait)
-		if err := ctx.Err(); err != nil {
-			// The context's interrupt ran before the deadline was set,
-			// which undid it: the wait would last the whole timeout.
+		if err := c.setReadDeadline(wait); err != nil {
 			c.abort()
 			return nil, err
 		}
@@ -174,10 +171,7 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request, hooks exchang
 			// A slow backend: watch the client, wait out the timeout.
 			watcher.WatchClient()
 			wait = deadline
-			c.nc.SetReadDeadline(deadline)
-			if ctx.Err() == nil {
-				// Set after the context's interrupt may have moved it:
-				// checked again before waiting on.
+			if c.setReadDeadline(deadline) == nil {
 				block, err = peekBlock(c.br)
 			}
 		}
@@ -252,21 +246,18 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request, hooks exchang
 	// Content-Length that came whole with its head (most small responses;
 	// a chunked body's end is known only once parsed) costs what clearing
 	// the head's deadline cost.
+	var derr error
 	switch {
 	case resp.Body == b && set.readTimeout > 0 &&
 		(b.mode != bodyLength || int64(c.br.Buffered()) < b.remaining):
 		c.bodyTimeout = set.readTimeout
-		b.arm()
+		derr = b.arm()
 	case !wait.IsZero():
-		c.nc.SetReadDeadline(time.Time{})
+		derr = c.setReadDeadline(time.Time{})
 	}
-	if c.bodyTimeout > 0 || !wait.IsZero() {
-		if err := ctx.Err(); err != nil {
-			// The interrupt may have moved the deadline just before it
-			// was set: the body's reads would not see it.
-			c.abort()
-			return nil, err
-		}
+	if derr != nil {
+		c.abort()
+		return nil, derr
 	}
 
 	switch {
@@ -378,6 +369,23 @@ func (c *h1Conn) abort() {
 	c.pool.forget(c)
 }
 
+// setReadDeadline sets the read deadline for the exchange in progress and
+// returns its context's error if the context has ended. The interrupt that
+// wakes a blocked read moves the deadline into the past, and runs only
+// after the context ended: a deadline set after it ran would undo it, and
+// the check after the set catches exactly that. Every deadline an exchange
+// sets goes through here or setWriteDeadline.
+func (c *h1Conn) setReadDeadline(t time.Time) error {
+	c.nc.SetReadDeadline(t)
+	return c.ctx.Err()
+}
+
+// setWriteDeadline is setReadDeadline for writes.
+func (c *h1Conn) setWriteDeadline(t time.Time) error {
+	c.nc.SetWriteDeadline(t)
+	return c.ctx.Err()
+}
+
 // Read reads from the backend for the read buffer, counting the bytes.
 func (c *h1Conn) Read(p []byte) (int, error) {
 	n, err := c.nc.Read(p)
@@ -396,10 +404,8 @@ func (c *h1Conn) Write(p []byte) (int, error) {
 	}
 	written := 0
 	for {
-		c.nc.SetWriteDeadline(time.Now().Add(c.writeTimeout))
 		c.writeDeadline = true
-		if err := c.ctx.Err(); err != nil {
-			// The interrupt may have moved the deadline just before.
+		if err := c.setWriteDeadline(time.Now().Add(c.writeTimeout)); err != nil {
 			return written, err
 		}
 		n, err := c.nc.Write(p[written:])
