@@ -42,7 +42,10 @@ func dryBuild(cfg *config.Config) error {
 	}()
 	_, err := snapshot.Build(cfg, snapshot.Deps{
 		Log:      slog.New(slog.DiscardHandler),
-		Backends: upstream.NewRegistry(),
+		Pool: func(name string) (*upstream.Pool, error) {
+			return upstream.NewPool(name, nil), nil
+		},
+		Policy: snapshot.NewPolicy,
 		Transport: func(_ string, u config.Upstream) (proxy.Transport, error) {
 			t, err := proxy.NewTransport(u, slog.New(slog.DiscardHandler))
 			if err == nil {

@@ -13,7 +13,7 @@ import (
 const base = "listeners: [{name: web, address: 127.0.0.1:8080}]\nupstreams: [{name: api, backends: [{address: 127.0.0.1:9001}]}]\n"
 
 func TestDecodeProblems(t *testing.T) {
-	const routeKeys = "valid keys: name, listeners, match, priority, middlewares, upstream"
+	const routeKeys = "valid keys: name, listeners, match, priority, middlewares, upstream, retry_non_idempotent"
 	for _, tc := range []struct {
 		name, doc string
 		want      []string

@@ -55,9 +55,62 @@ func (t *ListenerTLS) setDefaults() {
 
 func (u *Upstream) setDefaults() {
 	u.Policy = "round_robin"
+	u.HashKey = "client_ip"
+	u.BalanceFactor = 1.25
+	u.EWMADecay = Duration(10 * time.Second)
 	u.Protocol = "http1"
 	u.Timeouts.setDefaults()
 	u.MaxIdleConns = 64
+	u.PassiveHealth.setDefaults()
+	u.Retries.setDefaults()
+	u.Limits.setDefaults()
+	u.Resolve.setDefaults()
+}
+
+func (s *Sticky) setDefaults() {
+	s.Cookie = "palisade_backend"
+	s.Path = "/"
+	s.HTTPOnly = true
+	s.SameSite = "lax"
+}
+
+func (h *HealthCheck) setDefaults() {
+	h.Type = "http"
+	h.Interval = Duration(5 * time.Second)
+	h.Timeout = Duration(2 * time.Second)
+	h.Rise = 2
+	h.Fall = 3
+	h.Jitter = 0.1
+	h.Path = "/"
+	h.Method = "GET"
+	h.ExpectStatus = []string{"200-399"}
+}
+
+func (p *PassiveHealth) setDefaults() {
+	p.Enabled = true
+	p.ConsecutiveFailures = 5
+	p.ErrorRatio = 0.5
+	p.MinRequests = 20
+	p.Window = Duration(10 * time.Second)
+	p.EjectTime = Duration(30 * time.Second)
+	p.MaxEjectTime = Duration(5 * time.Minute)
+	p.MaxEjected = 0.5
+}
+
+func (r *Retries) setDefaults() {
+	r.Attempts = 3
+	r.OnStatus = []int{502, 503, 504}
+	r.BodyBuffer = 64 << 10
+	r.Budget = 0.2
+	r.MinPerSecond = 10
+}
+
+func (l *UpstreamLimits) setDefaults() {
+	l.QueueTimeout = Duration(time.Second)
+}
+
+func (r *Resolve) setDefaults() {
+	r.Interval = Duration(30 * time.Second)
 }
 
 func (t *UpstreamTimeouts) setDefaults() {
@@ -83,4 +136,10 @@ var (
 	_ defaulter = (*Upstream)(nil)
 	_ defaulter = (*UpstreamTimeouts)(nil)
 	_ defaulter = (*Backend)(nil)
+	_ defaulter = (*Sticky)(nil)
+	_ defaulter = (*HealthCheck)(nil)
+	_ defaulter = (*PassiveHealth)(nil)
+	_ defaulter = (*Retries)(nil)
+	_ defaulter = (*UpstreamLimits)(nil)
+	_ defaulter = (*Resolve)(nil)
 )

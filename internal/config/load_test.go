@@ -31,14 +31,10 @@ func defaultListener(name, address string) Listener {
 // defaultUpstream returns an upstream with every default and the given
 // backends.
 func defaultUpstream(name string, backends ...Backend) Upstream {
-	return Upstream{
-		Name:         name,
-		Policy:       "round_robin",
-		Protocol:     "http1",
-		Backends:     backends,
-		Timeouts:     UpstreamTimeouts{Connect: sec(5), ResponseHeader: sec(60), Read: sec(60), Write: sec(60), Idle: sec(90)},
-		MaxIdleConns: 64,
-	}
+	var u Upstream
+	u.setDefaults()
+	u.Name, u.Backends = name, backends
+	return u
 }
 
 // withoutPositions returns a copy of cfg without the fields that only
@@ -122,18 +118,16 @@ func TestParseFull(t *testing.T) {
 			},
 		},
 		Upstreams: []Upstream{
-			{
-				Name:     "api",
-				Policy:   "round_robin",
-				Protocol: "h2c",
-				Backends: []Backend{
-					{Address: "127.0.0.1:9001", Weight: 2},
-					{Address: "localhost:9002", Weight: 1},
-				},
-				Timeouts:     UpstreamTimeouts{Connect: sec(1), ResponseHeader: sec(30), Read: sec(45), Write: sec(15), Idle: sec(60)},
-				MaxIdleConns: 0,
-				Forwarded:    true,
-			},
+			func() Upstream {
+				u := defaultUpstream("api",
+					Backend{Address: "127.0.0.1:9001", Weight: 2},
+					Backend{Address: "localhost:9002", Weight: 1})
+				u.Protocol = "h2c"
+				u.Timeouts = UpstreamTimeouts{Connect: sec(1), ResponseHeader: sec(30), Read: sec(45), Write: sec(15), Idle: sec(60)}
+				u.MaxIdleConns = 0
+				u.Forwarded = true
+				return u
+			}(),
 			defaultUpstream("static", Backend{Address: "127.0.0.1:9101", Weight: 1}),
 		},
 	}

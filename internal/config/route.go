@@ -12,6 +12,11 @@ type Route struct {
 	Priority    int          `yaml:"priority"`
 	Middlewares []Middleware `yaml:"middlewares"`
 	Upstream    string       `yaml:"upstream"`
+	// RetryNonIdempotent lets this route's POST, PATCH and other
+	// non-idempotent requests be retried under the upstream's retries
+	// (default false), as the upstream's retries.non_idempotent does for
+	// every route.
+	RetryNonIdempotent bool `yaml:"retry_non_idempotent"`
 }
 
 // Match holds a route's predicates; all that are set must hold. At most one

@@ -154,3 +154,32 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	}
 	return p, nil
 }
+
+// Ratio is a share written as a percentage ("50%", "12.5%") or a fraction
+// ("0.5"); it holds the fraction.
+type Ratio float64
+
+var _ scalarValue = (*Ratio)(nil)
+
+// parseScalar accepts "N%" and plain fractions; negative values are
+// rejected because no setting gives them a meaning.
+func (r *Ratio) parseScalar(s string) error {
+	num, pct := strings.CutSuffix(strings.TrimSpace(s), "%")
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return &valueError{problem: "is not a ratio", hint: `write a percentage such as 50% or a fraction such as 0.5`}
+	}
+	if pct {
+		v /= 100
+	}
+	if v < 0 {
+		return &valueError{problem: "is negative", hint: "write 0% or more"}
+	}
+	*r = Ratio(v)
+	return nil
+}
+
+func (*Ratio) typeName() string { return "a ratio" }
+
+// String writes r as a percentage.
+func (r Ratio) String() string { return strconv.FormatFloat(float64(r)*100, 'f', -1, 64) + "%" }

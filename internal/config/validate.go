@@ -278,6 +278,7 @@ func (v *validator) upstreams() []string {
 		if u.MaxIdleConns < 0 {
 			v.report(p+".max_idle_conns", fmt.Sprintf("must be 0 or more, got %d", u.MaxIdleConns), "write 0 to keep no idle connections")
 		}
+		v.upstreamFeatures(p, u)
 		if len(u.Backends) == 0 {
 			v.report(p+".backends", "no backends", "add at least one, like backends: [{address: 127.0.0.1:9001}]")
 		}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"palisade/internal/config"
+	"palisade/internal/lb"
+	"palisade/internal/lifecycle"
 	"palisade/internal/obs"
 	"palisade/internal/proxy"
 	"palisade/internal/server"
@@ -26,22 +29,46 @@ import (
 // Gateway runs listeners on the live config. Apply, Shutdown and the
 // accessors are safe for concurrent use; Apply calls are serialised.
 type Gateway struct {
-	log      *slog.Logger
-	backends *upstream.Registry
-	live     atomic.Pointer[snapshot.Snapshot]
+	log  *slog.Logger
+	live atomic.Pointer[snapshot.Snapshot]
 
-	mu         sync.Mutex // serialises Apply and Shutdown; guards the fields below
-	listeners  map[string]*openListener
-	transports map[string]proxy.Transport
-	accessLogs map[string]*obs.AccessLog
+	// The long-lived state, each kind a lifecycle.Set keyed by stable
+	// identity: a reload takes what it needs, commits at the swap and so
+	// releases what no live config references. The sets are touched only
+	// under mu.
+	pools      *lifecycle.Set[string, *upstream.Pool]
+	policies   *lifecycle.Set[string, lb.Policy]
+	transports *lifecycle.Set[string, proxy.Transport]
+	checkers   *lifecycle.Set[string, Checker]
+	accessLogs *lifecycle.Set[string, *obs.AccessLog]
+	resolvers  *lifecycle.Set[string, *refresher]
+	// NewChecker makes the active health checker of an upstream; nil
+	// leaves health checks off. Set before the first Apply.
+	NewChecker func(cfg config.HealthCheck, pool *upstream.Pool, log *slog.Logger) (Checker, error)
+	// Resolve resolves backend host names for builds and refreshes; nil
+	// uses the system resolver. Set before the first Apply.
+	Resolve func(ctx context.Context, u config.Upstream, host string) ([]netip.Addr, time.Duration, error)
+
+	mu        sync.Mutex // serialises Apply and Shutdown; guards the fields below
+	listeners map[string]*openListener
 	// tls holds the TLS side of the listeners that terminate TLS, by
 	// address like listeners: the socket keeps its tlsconf.Listener across
 	// reloads and each reload stores the certificates it read.
 	tls    map[string]*tlsconf.Listener
 	closed bool
+	// retireAfter is how long released state waits for the requests of
+	// the previous config, set by each Apply before its commit.
+	retireAfter time.Duration
 	// closingC is closed by Shutdown, cutting short delayed releases.
 	closingC chan struct{}
 	drains   sync.WaitGroup
+}
+
+// Checker is an upstream's active health checker, started when the config
+// that made it goes live and stopped when no live config uses it.
+type Checker interface {
+	Start()
+	Stop()
 }
 
 // openListener is one socket and its server. rt is the listener's part of the
@@ -56,15 +83,29 @@ type openListener struct {
 
 // New returns a gateway with nothing applied yet.
 func New(log *slog.Logger) *Gateway {
-	return &Gateway{
-		log:        log,
-		backends:   upstream.NewRegistry(),
-		listeners:  make(map[string]*openListener),
-		transports: make(map[string]proxy.Transport),
-		accessLogs: make(map[string]*obs.AccessLog),
-		tls:        make(map[string]*tlsconf.Listener),
-		closingC:   make(chan struct{}),
+	g := &Gateway{
+		log:         log,
+		listeners:   make(map[string]*openListener),
+		tls:         make(map[string]*tlsconf.Listener),
+		closingC:    make(chan struct{}),
+		retireAfter: 30 * time.Second,
 	}
+	g.pools = lifecycle.NewSet(func(_ string, p *upstream.Pool) {
+		// A removed upstream: its backends take no new request, and its
+		// transport, released beside it, closes their connections.
+		for _, b := range p.Primaries() {
+			b.SetDraining(true)
+		}
+		for _, b := range p.Backups() {
+			b.SetDraining(true)
+		}
+	})
+	g.policies = lifecycle.NewSet(func(string, lb.Policy) {})
+	g.transports = lifecycle.NewSet(func(_ string, t proxy.Transport) { g.retire(t, g.retireAfter) })
+	g.checkers = lifecycle.NewSet(func(_ string, c Checker) { c.Stop() })
+	g.accessLogs = lifecycle.NewSet(func(_ string, l *obs.AccessLog) { g.retireLog(l, g.retireAfter) })
+	g.resolvers = lifecycle.NewSet(func(_ string, r *refresher) { r.stop() })
+	return g
 }
 
 func (g *Gateway) closing() <-chan struct{} { return g.closingC }
@@ -97,6 +138,42 @@ func (g *Gateway) ApplyFile(path string) error {
 	return g.Apply(cfg)
 }
 
+// deps returns the Deps of a build in txn: every long-lived part comes from
+// the gateway's sets.
+func (g *Gateway) deps(txn *lifecycle.Txn) snapshot.Deps {
+	return snapshot.Deps{
+		Log:     g.log,
+		Resolve: g.Resolve,
+		Pool: func(name string) (*upstream.Pool, error) {
+			return g.pools.Take(txn, name, func() (*upstream.Pool, error) {
+				return upstream.NewPool(name, g.log), nil
+			})
+		},
+		Policy: func(u config.Upstream) (lb.Policy, error) {
+			return g.policies.Take(txn, snapshot.PolicyKey(u), func() (lb.Policy, error) { return lb.New(u) })
+		},
+		HealthCheck: func(u config.Upstream, pool *upstream.Pool) error {
+			if g.NewChecker == nil {
+				return nil
+			}
+			key := fmt.Sprintf("%s|%+v", u.Name, *u.HealthCheck)
+			_, err := g.checkers.Take(txn, key, func() (Checker, error) {
+				return g.NewChecker(*u.HealthCheck, pool, g.log)
+			})
+			return err
+		},
+		Transport: func(key string, u config.Upstream) (proxy.Transport, error) {
+			return g.transports.Take(txn, key, func() (proxy.Transport, error) { return proxy.NewTransport(u, g.log) })
+		},
+		AccessLog: func(a config.AccessLog) (*obs.AccessLog, error) {
+			key := fmt.Sprintf("%s|%d|%v", a.Output, a.Buffer, a.FlushInterval)
+			return g.accessLogs.Take(txn, key, func() (*obs.AccessLog, error) {
+				return obs.OpenAccessLog(a.Output, int(a.Buffer), a.FlushInterval.D())
+			})
+		},
+	}
+}
+
 // Apply makes cfg, which has passed config validation, the running config.
 func (g *Gateway) Apply(cfg *config.Config) error {
 	g.mu.Lock()
@@ -105,53 +182,26 @@ func (g *Gateway) Apply(cfg *config.Config) error {
 		return ErrClosed
 	}
 
-	newTransports := make(map[string]proxy.Transport)
-	newLogs := make(map[string]*obs.AccessLog)
-	snap, err := snapshot.Build(cfg, snapshot.Deps{
-		Log:      g.log,
-		Backends: g.backends,
-		Transport: func(key string, u config.Upstream) (proxy.Transport, error) {
-			if t := g.transports[key]; t != nil {
-				return t, nil
-			}
-			if t := newTransports[key]; t != nil {
-				return t, nil
-			}
-			t, err := proxy.NewTransport(u, g.log)
-			if err != nil {
-				return nil, err
-			}
-			newTransports[key] = t
-			return t, nil
-		},
-		AccessLog: func(a config.AccessLog) (*obs.AccessLog, error) {
-			key := fmt.Sprintf("%s|%d|%v", a.Output, a.Buffer, a.FlushInterval)
-			if l, ok := g.accessLogs[key]; ok {
-				return l, nil
-			}
-			if l, ok := newLogs[key]; ok {
-				return l, nil
-			}
-			l, err := obs.OpenAccessLog(a.Output, int(a.Buffer), a.FlushInterval.D())
-			if err != nil {
-				return nil, err
-			}
-			newLogs[key] = l
-			return l, nil
-		},
-	})
-	abort := func() {
-		for _, t := range newTransports {
-			t.Close()
+	txn := new(lifecycle.Txn)
+	for _, join := range []func(*lifecycle.Txn) error{g.pools.Join, g.policies.Join, g.transports.Join, g.checkers.Join, g.accessLogs.Join, g.resolvers.Join} {
+		if err := join(txn); err != nil {
+			return err
 		}
-		for _, l := range newLogs {
-			l.Close()
-		}
-		g.backends.Retain(g.liveBackends())
 	}
+	snap, err := snapshot.Build(cfg, g.deps(txn))
 	if err != nil {
-		abort()
+		txn.Abort()
 		return err
+	}
+	for name, u := range snap.Upstreams {
+		if !snapshot.HasHostNames(u.Config) {
+			continue
+		}
+		key := fmt.Sprintf("%s|%+v|%+v", name, u.Config.Backends, u.Config.Resolve)
+		if _, err := g.resolvers.Take(txn, key, func() (*refresher, error) { return g.newRefresher(u), nil }); err != nil {
+			txn.Abort()
+			return err
+		}
 	}
 
 	// Open the listeners the new config adds before touching anything live.
@@ -165,7 +215,7 @@ func (g *Gateway) Apply(cfg *config.Config) error {
 			for _, ol := range opened {
 				ol.ln.Close()
 			}
-			abort()
+			txn.Abort()
 			return config.Diagnostics{{
 				File: cfg.File, Pos: cfg.Pos(listenerPath(cfg, addr)), Path: listenerPath(cfg, addr),
 				Message: fmt.Sprintf("cannot listen on %s: %v", addr, unwrapOpError(err)),
@@ -178,8 +228,9 @@ func (g *Gateway) Apply(cfg *config.Config) error {
 		opened[addr] = ol
 	}
 
-	// Swap: one atomic store per listener, then the snapshot itself.
-	snap.Commit()
+	// Swap: the pools' members and settings, one atomic store per
+	// listener, then the snapshot itself.
+	removed := snap.Commit()
 	for addr, l := range snap.Listeners {
 		if ol := g.listeners[addr]; ol != nil {
 			ol.srv.SetOptions(l.Options)
@@ -211,26 +262,31 @@ func (g *Gateway) Apply(cfg *config.Config) error {
 		delete(g.tls, addr)
 		g.drain(ol, prevShutdown(prev, addr))
 	}
-	for key, t := range newTransports {
-		g.transports[key] = t
-	}
-	for key, t := range g.transports {
-		if snap.Transports[key] == nil {
-			delete(g.transports, key)
-			g.retire(t, prevShutdown(prev, ""))
-		}
-	}
-	for out, l := range newLogs {
-		g.accessLogs[out] = l
-	}
-	for out, l := range g.accessLogs {
-		if snap.AccessLog != l {
-			delete(g.accessLogs, out)
-			g.retireLog(l, prevShutdown(prev, ""))
-		}
-	}
-	g.backends.Retain(snap.Backends)
+	g.retireAfter = prevShutdown(prev, "")
+	txn.Commit()
+	g.forgetBackends(snap, removed)
+	g.checkers.Each(func(_ string, c Checker) { c.Start() })
+	g.resolvers.Each(func(_ string, r *refresher) { r.start() })
 	return nil
+}
+
+// forgetBackends closes the connections of backends a reload or a name
+// refresh removed, once their requests have had time to finish. The
+// transports of their upstreams in snap hold the connections.
+func (g *Gateway) forgetBackends(snap *snapshot.Snapshot, removed map[string][]*upstream.Backend) {
+	for name, bs := range removed {
+		u := snap.Upstreams[name]
+		if u == nil {
+			continue
+		}
+		f, ok := u.Target.Transport.(proxy.BackendForgetter)
+		if !ok {
+			continue
+		}
+		for _, b := range bs {
+			g.releaseAfter(g.retireAfter, func() { f.ForgetBackend(b) })
+		}
+	}
 }
 
 // setTLSLocked gives ol's server the TLS configuration of l: the certificates
@@ -252,13 +308,6 @@ func (g *Gateway) setTLSLocked(ol *openListener, l *snapshot.Listener) {
 		tl.Store(l.TLS)
 	}
 	ol.srv.SetTLSConfig(tl.Config())
-}
-
-func (g *Gateway) liveBackends() []*upstream.Backend {
-	if s := g.live.Load(); s != nil {
-		return s.Backends
-	}
-	return nil
 }
 
 // applyRuntime sets GC tuning from the config unless the environment sets it.
@@ -373,11 +422,11 @@ func (g *Gateway) ReopenLogs() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var errs []error
-	for _, l := range g.accessLogs {
+	g.accessLogs.Each(func(_ string, l *obs.AccessLog) {
 		if err := l.Reopen(); err != nil {
 			errs = append(errs, err)
 		}
-	}
+	})
 	return errors.Join(errs...)
 }
 
@@ -418,14 +467,13 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for key, t := range g.transports {
-		t.Close()
-		delete(g.transports, key)
-	}
-	for out, l := range g.accessLogs {
-		l.Close()
-		delete(g.accessLogs, out)
-	}
+	g.resolvers.Close()
+	g.checkers.Close()
+	g.transports.Close()
+	g.accessLogs.Close()
+	g.policies.Close()
+	g.pools.Close()
+	g.drains.Wait()
 	return firstErr
 }
 

@@ -344,7 +344,7 @@ upstreams:
   - {name: slow, timeouts: {response_header: 200ms}, backends: [{address: %q}]}
   - {name: down, backends: [{address: %q}]}
 `, closed, slow.Listener.Addr(), down.Listener.Addr()))
-	h.g.backends.Backend("down", down.Listener.Addr().String()).SetHealthy(false, "test")
+	h.g.Snapshot().Upstreams["down"].Pool.Primaries()[0].SetHealthy(false, "test")
 
 	for _, proto := range testenv.Protocols {
 		for _, tc := range []struct {

@@ -2,6 +2,8 @@ package lb
 
 import (
 	"fmt"
+
+	"palisade/internal/config"
 	"sync"
 	"sync/atomic"
 
@@ -16,7 +18,8 @@ type Policy interface {
 }
 
 // New returns the policy named in config.
-func New(name string) (Policy, error) {
+func New(cfg config.Upstream) (Policy, error) {
+	name := cfg.Policy
 	switch name {
 	case "", "round_robin":
 		return &RoundRobin{}, nil

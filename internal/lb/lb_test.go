@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 
+	"palisade/internal/config"
 	"palisade/internal/upstream"
 )
 
@@ -48,7 +49,7 @@ func TestNew(t *testing.T) {
 		{"wrong case", "Round_Robin", `unknown balancing policy "Round_Robin"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := New(tc.policy)
+			p, err := New(config.Upstream{Policy: tc.policy})
 			if tc.wantErr != "" {
 				if err == nil || err.Error() != tc.wantErr || p != nil {
 					t.Errorf("New(%q) = %v, %v; want nil, %q", tc.policy, p, err, tc.wantErr)
@@ -66,8 +67,8 @@ func TestNew(t *testing.T) {
 }
 
 func TestNewReturnsFreshPolicies(t *testing.T) {
-	a, _ := New("round_robin")
-	b, _ := New("round_robin")
+	a, _ := New(config.Upstream{Policy: "round_robin"})
+	b, _ := New(config.Upstream{Policy: "round_robin"})
 	if a == b {
 		t.Errorf("New(%q) returned the same policy twice, want one per upstream", "round_robin")
 	}

@@ -104,14 +104,14 @@ func BenchmarkForward(b *testing.B) {
 	st := &middleware.State{ID: "0123456789abcdef"}
 	b.Run("H1Transport", func(b *testing.B) {
 		tg := newTarget(b, config.Upstream{}, fb.addr())
-		run(b, New(tg, nil), st)
+		run(b, New(tg, Options{}, nil), st)
 	})
 	b.Run("http.Transport", func(b *testing.B) {
 		rt := &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}
 		defer rt.CloseIdleConnections()
 		tg := &Target{Name: "test", Policy: &lb.RoundRobin{}, Transport: stdTransport{rt},
-			Backends: []*upstream.Backend{upstream.NewBackend("test", fb.addr())}}
-		run(b, New(tg, nil), st)
+			Pool: testPool("test", fb.addr())}
+		run(b, New(tg, Options{}, nil), st)
 	})
 	b.Run("ReverseProxy", func(b *testing.B) {
 		rt := &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}
@@ -137,7 +137,7 @@ func BenchmarkRequestHeader(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer tr.Close()
-	h := New(&Target{Name: "bench", Transport: tr}, slog.New(slog.DiscardHandler)).(*handler)
+	h := New(&Target{Name: "bench", Transport: tr}, Options{}, slog.New(slog.DiscardHandler)).(*handler)
 	r := httptest.NewRequest("GET", "http://app.example/v1/items?page=2", nil)
 	r.RemoteAddr = "192.0.2.1:5555"
 	for k, v := range map[string]string{

@@ -46,7 +46,7 @@ func TestRawTargetIsForwardedByteExact(t *testing.T) {
 			if proto == "h2c" {
 				be = newH2CBackend(t, echo())
 			}
-			front, _ := newFront(t, New(newTarget(t, config.Upstream{Protocol: proto}, addr(be)), nil))
+			front, _ := newFront(t, New(newTarget(t, config.Upstream{Protocol: proto}, addr(be)), Options{}, nil))
 			for _, tc := range []struct{ name, method, target string }{
 				{"encoded slash and semicolons", "GET", "/a%2Fb;c=d/e?x=%2F&y=;z"},
 				{"unparsable query kept", "GET", "/p?r=%zz&s"},
@@ -75,7 +75,7 @@ func TestAsteriskTarget(t *testing.T) {
 	be.Config.DisableGeneralOptionsHandler = true
 	be.Start()
 	t.Cleanup(be.Close)
-	h := New(newTarget(t, config.Upstream{}, addr(be)), nil)
+	h := New(newTarget(t, config.Upstream{}, addr(be)), Options{}, nil)
 	req := httptest.NewRequest("OPTIONS", "*", nil)
 	rec := serveDirect(h, req, nil)
 	if s := decodeSeen(t, rec.Body); s.URI != "*" || s.Method != "OPTIONS" {
@@ -111,7 +111,7 @@ func TestRequestBodies(t *testing.T) {
 			if proto == "h2c" {
 				be = newH2CBackend(t, hashBody())
 			}
-			front, client := newFront(t, New(newTarget(t, config.Upstream{Protocol: proto}, addr(be)), nil))
+			front, client := newFront(t, New(newTarget(t, config.Upstream{Protocol: proto}, addr(be)), Options{}, nil))
 			for _, tc := range []struct {
 				name    string
 				method  string
@@ -176,7 +176,7 @@ func TestResponseTrailers(t *testing.T) {
 			if proto == "h2c" {
 				be = newH2CBackend(t, h)
 			}
-			front, client := newFront(t, New(newTarget(t, config.Upstream{Protocol: proto}, addr(be)), nil))
+			front, client := newFront(t, New(newTarget(t, config.Upstream{Protocol: proto}, addr(be)), Options{}, nil))
 			resp, err := client.Get(front.URL)
 			if err != nil {
 				t.Fatal(err)
@@ -197,7 +197,7 @@ func TestResponseTrailers(t *testing.T) {
 
 func TestRequestBodyFailures(t *testing.T) {
 	be := newBackend(t, hashBody())
-	proxy := New(newTarget(t, config.Upstream{}, addr(be)), nil)
+	proxy := New(newTarget(t, config.Upstream{}, addr(be)), Options{}, nil)
 	states := make(chan *middleware.State, 1)
 	limited := withState(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 10)

@@ -49,7 +49,7 @@ func TestErrorMapping(t *testing.T) {
 			cfg: config.Upstream{Protocol: "h2c", Timeouts: config.UpstreamTimeouts{ResponseHeader: ms}}, want: http.StatusGatewayTimeout},
 		{name: "h2c connection refused", addrs: []string{closedAddr(t)}, cfg: config.Upstream{Protocol: "h2c"}, want: http.StatusBadGateway},
 		{name: "no healthy backend", addrs: []string{addr(healthy)},
-			adjust: func(tg *Target) { tg.Backends[0].SetHealthy(false, "test") }, want: http.StatusServiceUnavailable},
+			adjust: func(tg *Target) { tg.Pool.Primaries()[0].SetHealthy(false, "test") }, want: http.StatusServiceUnavailable},
 		{name: "no backend at all", want: http.StatusServiceUnavailable},
 		{name: "conflicting framing", addrs: []string{malformed.addr()}, want: http.StatusBadGateway},
 		{name: "closed without a response", addrs: []string{silent.addr()}, want: http.StatusBadGateway},
@@ -60,7 +60,7 @@ func TestErrorMapping(t *testing.T) {
 				tc.adjust(tg)
 			}
 			states := make(chan *middleware.State, 1)
-			front, client := newFront(t, withState(New(tg, nil), middleware.State{ID: "id-7"}, states))
+			front, client := newFront(t, withState(New(tg, Options{}, nil), middleware.State{ID: "id-7"}, states))
 			resp, err := client.Get(front.URL + "/x")
 			if err != nil {
 				t.Fatal(err)
@@ -96,7 +96,7 @@ func TestBackendClosingMidBodyTruncates(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			be := newRawBackend(t, func(c net.Conn, br *bufio.Reader) { answerOnce(c, br, tc.resp) })
 			states := make(chan *middleware.State, 1)
-			front, client := newFront(t, withState(New(newTarget(t, config.Upstream{}, be.addr()), nil), middleware.State{}, states))
+			front, client := newFront(t, withState(New(newTarget(t, config.Upstream{}, be.addr()), Options{}, nil), middleware.State{}, states))
 			resp, err := client.Get(front.URL)
 			if err != nil {
 				t.Fatal(err)
@@ -117,7 +117,7 @@ func TestDialFailureMovesToNextBackend(t *testing.T) {
 	live := newBackend(t, echo())
 	tg := newTarget(t, config.Upstream{}, closedAddr(t), addr(live))
 	states := make(chan *middleware.State, 1)
-	front, client := newFront(t, withState(New(tg, nil), middleware.State{}, states))
+	front, client := newFront(t, withState(New(tg, Options{}, nil), middleware.State{}, states))
 	retried := 0
 	for i := 0; i < 6; i++ {
 		resp, err := client.Get(front.URL)
@@ -137,15 +137,15 @@ func TestDialFailureMovesToNextBackend(t *testing.T) {
 	// How many requests meet the dead backend first is the policy's
 	// business (lb.RoundRobin also advances on the retry's Pick); each
 	// meeting is one failure and one extra attempt.
-	if retried == 0 || uint64(retried) != tg.Backends[0].Failures() {
+	if retried == 0 || uint64(retried) != tg.Pool.Primaries()[0].Failures() {
 		t.Errorf("%d requests retried and %d failures recorded on the dead backend, want them equal and non-zero",
-			retried, tg.Backends[0].Failures())
+			retried, tg.Pool.Primaries()[0].Failures())
 	}
 
 	t.Run("h2c", func(t *testing.T) {
 		live := newH2CBackend(t, echo())
 		tg := newTarget(t, config.Upstream{Protocol: "h2c"}, closedAddr(t), addr(live))
-		front, client := newFront(t, New(tg, nil))
+		front, client := newFront(t, New(tg, Options{}, nil))
 		for i := 0; i < 4; i++ {
 			resp, err := client.Get(front.URL)
 			if err != nil {
@@ -160,7 +160,7 @@ func TestDialFailureMovesToNextBackend(t *testing.T) {
 	t.Run("all backends refuse", func(t *testing.T) {
 		tg := newTarget(t, config.Upstream{}, closedAddr(t), closedAddr(t))
 		states := make(chan *middleware.State, 1)
-		front, client := newFront(t, withState(New(tg, nil), middleware.State{}, states))
+		front, client := newFront(t, withState(New(tg, Options{}, nil), middleware.State{}, states))
 		resp, err := client.Get(front.URL)
 		if err != nil {
 			t.Fatal(err)
@@ -174,7 +174,7 @@ func TestDialFailureMovesToNextBackend(t *testing.T) {
 		silent := newRawBackend(t, func(c net.Conn, br *bufio.Reader) { http.ReadRequest(br) })
 		tg := newTarget(t, config.Upstream{}, silent.addr(), addr(live))
 		states := make(chan *middleware.State, 1)
-		front, client := newFront(t, withState(New(tg, nil), middleware.State{}, states))
+		front, client := newFront(t, withState(New(tg, Options{}, nil), middleware.State{}, states))
 		resp, err := client.Get(front.URL)
 		if err != nil {
 			t.Fatal(err)

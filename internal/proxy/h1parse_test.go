@@ -161,7 +161,7 @@ func TestResponseFramingEndToEnd(t *testing.T) {
 				}
 				io.Copy(io.Discard, br)
 			})
-			front, client := newFront(t, New(newTarget(t, config.Upstream{}, be.addr()), nil))
+			front, client := newFront(t, New(newTarget(t, config.Upstream{}, be.addr()), Options{}, nil))
 			resp, err := client.Get(front.URL)
 			if err != nil {
 				if tc.body != "" {

@@ -51,7 +51,7 @@ func TestConnectionReuse(t *testing.T) {
 			accepted := countConns(be)
 			be.Start()
 			t.Cleanup(be.Close)
-			h := New(newTarget(t, config.Upstream{}, addr(be)), nil)
+			h := New(newTarget(t, config.Upstream{}, addr(be)), Options{}, nil)
 			for i := 0; i < 100; i++ {
 				req := httptest.NewRequest(tc.method, "/", strings.NewReader("body"))
 				if rec := serveDirect(h, req, nil); rec.Code >= 400 {
@@ -80,7 +80,7 @@ func TestMaxIdleConns(t *testing.T) {
 	be.Start()
 	t.Cleanup(be.Close)
 	tg := newTarget(t, config.Upstream{MaxIdleConns: 2}, addr(be))
-	h := New(tg, nil)
+	h := New(tg, Options{}, nil)
 	var done sync.WaitGroup
 	for i := 0; i < concurrent; i++ {
 		done.Add(1)
@@ -121,7 +121,7 @@ func TestZeroMaxIdleConnsKeepsNone(t *testing.T) {
 			}
 			defer tr.Close()
 			h := New(&Target{Name: "test", Policy: newRoundRobin(), Transport: tr,
-				Backends: []*upstream.Backend{upstream.NewBackend("test", addr(be))}}, nil)
+				Pool: testPool("test", addr(be))}, Options{}, nil)
 			for i := 0; i < 3; i++ {
 				if rec := serveDirect(h, httptest.NewRequest("GET", "/", nil), nil); rec.Code != 200 {
 					t.Fatalf("status %d", rec.Code)
@@ -166,7 +166,7 @@ func TestStaleConnection(t *testing.T) {
 			if tc.probe {
 				tr.probeAfter = 0
 			}
-			h := New(tg, nil)
+			h := New(tg, Options{}, nil)
 			if rec := serveDirect(h, httptest.NewRequest("GET", "/", nil), nil); rec.Code != 200 {
 				t.Fatalf("first request: status %d", rec.Code)
 			}
@@ -268,7 +268,7 @@ func TestCloseEndsExchangesInFlight(t *testing.T) {
 			}))
 			defer close(release)
 			tg := newTarget(t, config.Upstream{Protocol: proto}, addr(be))
-			h := New(tg, nil)
+			h := New(tg, Options{}, nil)
 			done := make(chan int)
 			go func() { done <- serveDirect(h, httptest.NewRequest("GET", "/", nil), &middleware.State{}).Code }()
 			<-arrived
@@ -292,7 +292,7 @@ func TestConcurrentRequests(t *testing.T) {
 	for _, proto := range []string{"http1", "h2c"} {
 		t.Run(proto, func(t *testing.T) {
 			be := backendFor(t, proto, echo())
-			front, client := newFront(t, New(newTarget(t, config.Upstream{Protocol: proto, MaxIdleConns: 4}, addr(be)), nil))
+			front, client := newFront(t, New(newTarget(t, config.Upstream{Protocol: proto, MaxIdleConns: 4}, addr(be)), Options{}, nil))
 			var wg sync.WaitGroup
 			for g := 0; g < 16; g++ {
 				wg.Add(1)

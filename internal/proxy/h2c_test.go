@@ -23,7 +23,7 @@ func newH2CFront(t *testing.T, h http.Handler) (*httptest.Server, *http.Client) 
 
 func TestHTTP2Client(t *testing.T) {
 	be := newBackend(t, echo())
-	front, client := newH2CFront(t, New(newTarget(t, config.Upstream{}, addr(be)), nil))
+	front, client := newH2CFront(t, New(newTarget(t, config.Upstream{}, addr(be)), Options{}, nil))
 	req, _ := http.NewRequest("GET", front.URL+"/a%2Fb?q=1", nil)
 	req.Host = "app.example"
 	resp, err := client.Do(req)
@@ -58,7 +58,7 @@ func TestGRPCStyleExchange(t *testing.T) {
 		w.Header().Set("Grpc-Status", "0")
 		w.Header().Set("Grpc-Message", "ok")
 	}))
-	front, client := newH2CFront(t, New(newTarget(t, config.Upstream{Protocol: "h2c"}, addr(be)), nil))
+	front, client := newH2CFront(t, New(newTarget(t, config.Upstream{Protocol: "h2c"}, addr(be)), Options{}, nil))
 	req, _ := http.NewRequest("POST", front.URL+"/pkg.Service/Method", countingReader{strings.NewReader("\x00\x00\x00\x00\x02hi")})
 	req.Header.Set("Content-Type", "application/grpc")
 	req.Header.Set("Te", "trailers")
@@ -81,7 +81,7 @@ func TestGRPCStyleExchange(t *testing.T) {
 
 func TestHTTP2ClientUpgradeIsNotForwarded(t *testing.T) {
 	be := newBackend(t, echo())
-	h := New(newTarget(t, config.Upstream{}, addr(be)), nil)
+	h := New(newTarget(t, config.Upstream{}, addr(be)), Options{}, nil)
 	req := httptest.NewRequest("GET", "/", nil)
 	req.Proto, req.ProtoMajor, req.ProtoMinor = "HTTP/2.0", 2, 0
 	req.Header.Set("Connection", "Upgrade")

@@ -14,13 +14,18 @@ import (
 )
 
 // Target is one upstream as the snapshot builds it. It is immutable once
-// passed to New; Backends, Policy and Transport are shared with other
+// passed to New; Pool, Policy and Transport are shared with other
 // snapshots and live across reloads.
 type Target struct {
 	// Name is the upstream's name, recorded in the request's State.
-	Name     string
-	Backends []*upstream.Backend
-	Policy   lb.Policy
+	Name string
+	// Pool holds the upstream's backends, read once per attempt: a
+	// reload or a name resolution changes them under a running snapshot.
+	Pool   *upstream.Pool
+	Policy lb.Policy
+	// Key says what the balancing key of a request is; KeyNone for
+	// policies that ignore it.
+	Key KeySource
 	// Transport sends requests to the backends. An *H1Transport lets the
 	// handler recycle per-request state, since it never uses a request
 	// after RoundTrip and the body's Close.
@@ -31,12 +36,17 @@ type Target struct {
 	// request was sent (504 when exceeded); zero leaves the transport's
 	// own setting. H2Transport always uses its own.
 	ResponseHeaderTimeout time.Duration
+	// Retry says which failures are tried again on another backend.
+	Retry RetryPolicy
+	// Sticky pins clients to backends with a cookie; nil is off.
+	Sticky *Sticky
 }
 
 // handler is the terminal handler for one Target.
 type handler struct {
-	t   *Target
-	log *slog.Logger
+	t    *Target
+	opts Options
+	log  *slog.Logger
 	// sync reports that the transport is used synchronously, so exchanges
 	// can be recycled.
 	sync bool
@@ -63,11 +73,11 @@ type handler struct {
 // body that stalls past the read timeout, one cut short) aborts the client
 // connection (panic(http.ErrAbortHandler)) so that the client sees a
 // truncated response, never a complete one.
-func New(t *Target, log *slog.Logger) http.Handler {
+func New(t *Target, opts Options, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &handler{t: t, log: log, upgrades: true}
+	h := &handler{t: t, opts: opts, log: log, upgrades: true}
 	switch t.Transport.(type) {
 	case *H1Transport:
 		h.sync = true
@@ -150,12 +160,11 @@ func (h *handler) putExchange(ex *exchange) {
 // response is done.
 func (ex *exchange) roundTrip() (*http.Response, error) {
 	t := ex.h.t
-	pool := t.Backends
+	pool := t.Pool.Primaries()
+	key := ex.key()
 	var lastErr error
 	for {
-		// Key 0: the hash-based policies get their key from the request
-		// when they exist (see docs/proxy.md).
-		b := t.Policy.Pick(pool, 0)
+		b := t.Policy.Pick(pool, key)
 		if b == nil {
 			if lastErr != nil {
 				return nil, lastErr
@@ -192,7 +201,7 @@ func (ex *exchange) roundTrip() (*http.Response, error) {
 func (ex *exchange) untried() []*upstream.Backend {
 	ex.rest = ex.rest[:0]
 outer:
-	for _, b := range ex.h.t.Backends {
+	for _, b := range ex.h.t.Pool.Primaries() {
 		for _, tb := range ex.tried {
 			if b == tb {
 				continue outer

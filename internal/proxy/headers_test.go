@@ -26,10 +26,10 @@ func serveDirect(h http.Handler, req *http.Request, st *middleware.State) *httpt
 
 func TestRequestHeaders(t *testing.T) {
 	be := newBackend(t, echo())
-	plain := New(newTarget(t, config.Upstream{}, addr(be)), nil)
+	plain := New(newTarget(t, config.Upstream{}, addr(be)), Options{}, nil)
 	fwdTarget := newTarget(t, config.Upstream{}, addr(be))
 	fwdTarget.Forwarded = true
-	withForwarded := New(fwdTarget, nil)
+	withForwarded := New(fwdTarget, Options{}, nil)
 	trustedPeer := middleware.State{PeerTrusted: true, Peer: netip.MustParseAddrPort("10.0.0.1:4321")}
 
 	for _, tc := range []struct {
@@ -216,7 +216,7 @@ func TestResponseHeaders(t *testing.T) {
 		h.Set("X-Keep", "yes")
 		w.Write([]byte("ok"))
 	}))
-	h := New(newTarget(t, config.Upstream{}, addr(be)), nil)
+	h := New(newTarget(t, config.Upstream{}, addr(be)), Options{}, nil)
 	rec := serveDirect(h, httptest.NewRequest("GET", "/", nil), nil)
 	for k, want := range map[string]string{
 		"Connection": "", "X-Hop": "", "Keep-Alive": "", "Proxy-Authenticate": "", "Upgrade": "",
@@ -238,7 +238,7 @@ func TestMatchesReverseProxy(t *testing.T) {
 		w.Header().Set("Cache-Control", "no-cache")
 		echo().ServeHTTP(w, r)
 	}))
-	ours := New(newTarget(t, config.Upstream{}, addr(be)), nil)
+	ours := New(newTarget(t, config.Upstream{}, addr(be)), Options{}, nil)
 	rt := &http.Transport{DisableCompression: true}
 	t.Cleanup(rt.CloseIdleConnections)
 	target := &url.URL{Scheme: "http", Host: addr(be)}

@@ -59,11 +59,19 @@ func newTarget(t testing.TB, cfg config.Upstream, addrs ...string) *Target {
 		t.Fatalf("NewTransport: %v", err)
 	}
 	t.Cleanup(func() { tr.Close() })
-	tg := &Target{Name: cfg.Name, Policy: &lb.RoundRobin{}, Transport: tr}
-	for _, a := range addrs {
-		tg.Backends = append(tg.Backends, upstream.NewBackend(cfg.Name, a))
+	return &Target{Name: cfg.Name, Policy: &lb.RoundRobin{}, Transport: tr, Pool: testPool(cfg.Name, addrs...)}
+}
+
+// testPool returns a committed pool of the backends at addrs, with weight
+// 1 and default (zero) settings: no passive health, limits or slow start.
+func testPool(name string, addrs ...string) *upstream.Pool {
+	p := upstream.NewPool(name, nil)
+	members := make([]upstream.Member, len(addrs))
+	for i, a := range addrs {
+		members[i] = upstream.Member{Addr: a, Weight: 1}
 	}
-	return tg
+	p.Plan(upstream.Settings{}, members).Commit()
+	return p
 }
 
 // addr returns the host:port of srv.

@@ -29,7 +29,7 @@ func TestDerivedContextInterrupts(t *testing.T) {
 		}
 		io.WriteString(w, "late")
 	}))
-	p := New(newTarget(t, config.Upstream{}, addr(be)), nil)
+	p := New(newTarget(t, config.Upstream{}, addr(be)), Options{}, nil)
 	const limit = 1500 * time.Millisecond
 	h := withState(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), limit)

@@ -37,7 +37,7 @@ func TestEarlyHintsAreForwarded(t *testing.T) {
 				w.Header().Del("Link")
 				w.Write([]byte("final"))
 			}))
-			proxy := New(newTarget(t, config.Upstream{Protocol: proto}, addr(be)), nil)
+			proxy := New(newTarget(t, config.Upstream{Protocol: proto}, addr(be)), Options{}, nil)
 			outer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("X-Outer", "kept")
 				proxy.ServeHTTP(w, r)
@@ -99,7 +99,7 @@ func TestStreamsFlushBeforeBackendEnds(t *testing.T) {
 			}))
 			var once sync.Once
 			t.Cleanup(func() { once.Do(func() { close(release) }) })
-			front, client := newFront(t, New(newTarget(t, config.Upstream{Protocol: tc.proto}, addr(be)), nil))
+			front, client := newFront(t, New(newTarget(t, config.Upstream{Protocol: tc.proto}, addr(be)), Options{}, nil))
 
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -142,7 +142,7 @@ func TestWebSocketEcho(t *testing.T) {
 		}
 	}))
 	states := make(chan *middleware.State, 1)
-	front, _ := newFront(t, withState(New(newTarget(t, config.Upstream{}, addr(be)), nil), middleware.State{ID: "ws-1"}, states))
+	front, _ := newFront(t, withState(New(newTarget(t, config.Upstream{}, addr(be)), Options{}, nil), middleware.State{ID: "ws-1"}, states))
 
 	ctx := testContext(t)
 	c, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(front.URL, "http")+"/echo", nil)
@@ -181,7 +181,7 @@ func TestUpgradeRefusedIsPassedThrough(t *testing.T) {
 		}
 		http.Error(w, "no upgrades here", http.StatusBadRequest)
 	}))
-	front, _ := newFront(t, New(newTarget(t, config.Upstream{}, addr(be)), nil))
+	front, _ := newFront(t, New(newTarget(t, config.Upstream{}, addr(be)), Options{}, nil))
 	resp, body := rawRequest(t, front.Listener.Addr().String(),
 		"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
 	if resp.StatusCode != http.StatusBadRequest || string(body) != "no upgrades here\n" {
@@ -202,7 +202,7 @@ func TestClientGoneCancelsBackendExchange(t *testing.T) {
 				}
 			}))
 			states := make(chan *middleware.State, 1)
-			front, client := newFront(t, withState(New(newTarget(t, config.Upstream{Protocol: proto}, addr(be)), nil), middleware.State{}, states))
+			front, client := newFront(t, withState(New(newTarget(t, config.Upstream{Protocol: proto}, addr(be)), Options{}, nil), middleware.State{}, states))
 			ctx, cancel := context.WithCancel(context.Background())
 			req, _ := http.NewRequestWithContext(ctx, "GET", front.URL, nil)
 			go func() {

@@ -52,7 +52,7 @@ type fetched struct {
 func fetchThroughProxy(t *testing.T, tg *Target, path string) fetched {
 	t.Helper()
 	states := make(chan *middleware.State, 1)
-	front, client := newFront(t, withState(New(tg, nil), middleware.State{}, states))
+	front, client := newFront(t, withState(New(tg, Options{}, nil), middleware.State{}, states))
 	req, _ := http.NewRequestWithContext(testContext(t), "GET", front.URL+path, nil)
 	var f fetched
 	f.resp, f.err = client.Do(req)
@@ -188,7 +188,7 @@ func TestClientGoneDuringBodyIsNotBackendTimeout(t *testing.T) {
 				up.Timeouts.Read = config.Duration(50 * time.Millisecond)
 			}
 			states := make(chan *middleware.State, 1)
-			front, _ := newFront(t, withState(New(newTarget(t, up, be.addr()), nil), middleware.State{}, states))
+			front, _ := newFront(t, withState(New(newTarget(t, up, be.addr()), Options{}, nil), middleware.State{}, states))
 			conn, err := net.Dial("tcp", front.Listener.Addr().String())
 			if err != nil {
 				t.Fatal(err)
@@ -241,7 +241,7 @@ func TestWriteStallIs504(t *testing.T) {
 				}).addr()
 				t.Cleanup(func() { close(done) })
 			}
-			h := New(newTarget(t, bodyTimeouts(proto), backend), nil)
+			h := New(newTarget(t, bodyTimeouts(proto), backend), Options{}, nil)
 			req := httptest.NewRequestWithContext(testContext(t), "POST", "/upload", bytes.NewReader(body))
 			var st middleware.State
 			start := time.Now()
@@ -267,7 +267,7 @@ func TestWriteStallIs504(t *testing.T) {
 				}
 				fmt.Fprint(w, n)
 			}))
-			h := New(newTarget(t, bodyTimeouts(proto), addr(be)), nil)
+			h := New(newTarget(t, bodyTimeouts(proto), addr(be)), Options{}, nil)
 			req := httptest.NewRequestWithContext(testContext(t), "POST", "/upload", bytes.NewReader(body))
 			var st middleware.State
 			rec := serveDirect(h, req, &st)
@@ -296,7 +296,7 @@ func TestIdleConnHasNoDeadline(t *testing.T) {
 	tg := newTarget(t, up, addr(be))
 	tr := h1(t, tg)
 	tr.probeAfter = 0 // probe every reuse
-	h := New(tg, nil)
+	h := New(tg, Options{}, nil)
 	for i, path := range []string{"/big", "/small", "/big", "/small"} {
 		rec := serveDirect(h, httptest.NewRequestWithContext(context.Background(), "GET", path, nil), nil)
 		if rec.Code != 200 {
@@ -347,7 +347,7 @@ func TestH2CWriteStallOnLastPiece(t *testing.T) {
 			srv.Config.HTTP2 = &http.HTTP2Config{MaxReceiveBufferPerConnection: window, MaxReceiveBufferPerStream: window}
 			srv.Start()
 			t.Cleanup(srv.Close)
-			h := New(newTarget(t, bodyTimeouts("h2c"), addr(srv)), nil)
+			h := New(newTarget(t, bodyTimeouts("h2c"), addr(srv)), Options{}, nil)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			req := httptest.NewRequestWithContext(ctx, "POST", "/upload", bytes.NewReader(make([]byte, tc.size)))

@@ -127,3 +127,10 @@ func responseHeaderTimeoutError(d time.Duration) error {
 // aLongTimeAgo is a deadline in the past: setting it makes blocked reads and
 // writes on a connection return at once.
 func aLongTimeAgo() time.Time { return time.Unix(1, 0) }
+
+// BackendForgetter is a Transport that keeps connections per backend and
+// can drop those of one backend that left its pool: its idle connections
+// close at once, busy ones when their exchange ends.
+type BackendForgetter interface {
+	ForgetBackend(b *upstream.Backend)
+}

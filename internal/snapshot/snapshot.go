@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -8,10 +9,11 @@ import (
 	"net/http"
 	"net/netip"
 	"sort"
+	"time"
 
 	"palisade/internal/compress"
-	"palisade/internal/config"
 	"palisade/internal/lb"
+	"palisade/internal/config"
 	"palisade/internal/middleware"
 	"palisade/internal/obs"
 	"palisade/internal/proxy"
@@ -27,25 +29,28 @@ type Snapshot struct {
 	Config *config.Config
 	// Listeners by address, the stable identity of an open socket.
 	Listeners map[string]*Listener
-	// Backends are every backend the snapshot references.
-	Backends []*upstream.Backend
+	// Upstreams are the compiled upstreams by name.
+	Upstreams map[string]*Upstream
 	// Transports are the upstream transports in use, by TransportKey.
 	Transports map[string]proxy.Transport
 	// AccessLog is nil when logging is off.
 	AccessLog *obs.AccessLog
 
-	// weights are the configured backend weights, applied to the shared
-	// backends by Commit, so that a build that is not applied changes
-	// nothing live.
-	weights []backendWeight
 	// reconfigure are the settings of reused transports, applied by
-	// Commit for the same reason.
+	// Commit, so that a build that is not applied changes nothing live.
 	reconfigure []reconfiguration
 }
 
-type backendWeight struct {
-	b *upstream.Backend
-	w int
+// Upstream is one compiled upstream: its config, its long-lived pool and
+// the plan that gives the pool this config's settings and backends.
+type Upstream struct {
+	Config config.Upstream
+	Pool   *upstream.Pool
+	Target *proxy.Target
+	// TTL is how long the addresses resolved for its host names hold; 0
+	// when every backend address is an IP.
+	TTL  time.Duration
+	plan *upstream.Plan
 }
 
 type reconfiguration struct {
@@ -53,15 +58,23 @@ type reconfiguration struct {
 	cfg config.Upstream
 }
 
-// Commit applies what the snapshot sets on long-lived shared state (backend
-// weights). The gateway calls it when it makes the snapshot live.
-func (s *Snapshot) Commit() {
-	for _, bw := range s.weights {
-		bw.b.SetWeight(bw.w)
+// Commit applies what the snapshot sets on long-lived shared state: the
+// pools' settings and backends, the transports' timeouts. The gateway
+// calls it when it makes the snapshot live. It returns the backends the
+// snapshot removed from their pools, now draining, by upstream name.
+func (s *Snapshot) Commit() (removed map[string][]*upstream.Backend) {
+	for name, u := range s.Upstreams {
+		if gone := u.plan.Commit(); len(gone) > 0 {
+			if removed == nil {
+				removed = make(map[string][]*upstream.Backend)
+			}
+			removed[name] = gone
+		}
 	}
 	for _, rc := range s.reconfigure {
 		rc.t.Reconfigure(rc.cfg)
 	}
+	return removed
 }
 
 // Listener is what a request accepted on one listener needs.
@@ -78,10 +91,23 @@ type Listener struct {
 	TLS *tls.Config
 }
 
-// Deps are the long-lived parts a build borrows from the gateway.
+// Deps are the long-lived parts a build borrows from the gateway. Each
+// returns the value kept under the same identity when there is one, so a
+// reload keeps its state.
 type Deps struct {
-	Log      *slog.Logger
-	Backends *upstream.Registry
+	Log *slog.Logger
+	// Pool returns the pool of the upstream name.
+	Pool func(name string) (*upstream.Pool, error)
+	// Policy returns the balancing policy of an upstream: the same one
+	// while the upstream's name and balancing settings stay, so round-robin
+	// positions and counters survive a reload.
+	Policy func(u config.Upstream) (lb.Policy, error)
+	// HealthCheck takes the active health checker of an upstream with a
+	// health_check, on pool; nil when there is nothing to check.
+	HealthCheck func(u config.Upstream, pool *upstream.Pool) error
+	// Resolve returns the addresses of a backend host name and how long
+	// the answer holds (0: unknown).
+	Resolve func(ctx context.Context, u config.Upstream, host string) ([]netip.Addr, time.Duration, error)
 	// Transport returns the transport for an upstream, reusing the one kept
 	// under the same key.
 	Transport func(key string, cfg config.Upstream) (proxy.Transport, error)
@@ -113,6 +139,7 @@ func Build(cfg *config.Config, deps Deps) (*Snapshot, error) {
 		Config:     cfg,
 		Listeners:  make(map[string]*Listener, len(cfg.Listeners)),
 		Transports: make(map[string]proxy.Transport),
+		Upstreams:  make(map[string]*Upstream, len(cfg.Upstreams)),
 	}
 	var diags config.Diagnostics
 	report := func(path string, err error, hint string) {
@@ -130,6 +157,11 @@ func Build(cfg *config.Config, deps Deps) (*Snapshot, error) {
 		path := fmt.Sprintf("upstreams[%d]", i)
 		t, err := buildTarget(s, u, deps)
 		if err != nil {
+			var me *memberError
+			if errors.As(err, &me) {
+				report(fmt.Sprintf("%s.backends[%d].address", path, me.index), me.err, "check the name, or write an IP address")
+				continue
+			}
 			report(path, err, "")
 			continue
 		}
@@ -201,7 +233,15 @@ func routeOnListener(rc config.Route, listener string) bool {
 }
 
 func buildTarget(s *Snapshot, u config.Upstream, deps Deps) (*proxy.Target, error) {
-	policy, err := lb.New(u.Policy)
+	members, ttl, err := Members(context.Background(), u, deps.Resolve)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := deps.Pool(u.Name)
+	if err != nil {
+		return nil, err
+	}
+	policy, err := deps.Policy(u)
 	if err != nil {
 		return nil, err
 	}
@@ -214,18 +254,30 @@ func buildTarget(s *Snapshot, u config.Upstream, deps Deps) (*proxy.Target, erro
 	if r, ok := tr.(proxy.Reconfigurable); ok {
 		s.reconfigure = append(s.reconfigure, reconfiguration{r, u})
 	}
+	if u.HealthCheck != nil && deps.HealthCheck != nil {
+		if err := deps.HealthCheck(u, pool); err != nil {
+			return nil, fmt.Errorf("health_check: %w", err)
+		}
+	}
 	t := &proxy.Target{
 		Name:                  u.Name,
+		Pool:                  pool,
 		Policy:                policy,
+		Key:                   keySource(u),
 		Transport:             tr,
 		Forwarded:             u.Forwarded,
 		ResponseHeaderTimeout: u.Timeouts.ResponseHeader.D(),
+		Retry:                 retryPolicy(u.Retries),
 	}
-	for _, bc := range u.Backends {
-		b := deps.Backends.Backend(u.Name, bc.Address)
-		s.weights = append(s.weights, backendWeight{b, bc.Weight})
-		t.Backends = append(t.Backends, b)
-		s.Backends = append(s.Backends, b)
+	if u.Sticky != nil {
+		t.Sticky = proxy.NewSticky(*u.Sticky)
+	}
+	s.Upstreams[u.Name] = &Upstream{
+		Config: u,
+		Pool:   pool,
+		Target: t,
+		TTL:    ttl,
+		plan:   pool.Plan(PoolSettings(u), members),
 	}
 	return t, nil
 }
@@ -249,7 +301,8 @@ func buildRoute(rc config.Route, t *proxy.Target, deps Deps) (http.Handler, erro
 			mws = append(mws, mw)
 		}
 	}
-	return middleware.Chain(proxy.New(t, deps.Log), mws...), nil
+	opts := proxy.Options{RetryNonIdempotent: rc.RetryNonIdempotent}
+	return middleware.Chain(proxy.New(t, opts, deps.Log), mws...), nil
 }
 
 // chainOrder is the fixed order of the request path, outermost first

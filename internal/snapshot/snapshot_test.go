@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -69,16 +70,56 @@ func parse(t *testing.T, doc string) *config.Config {
 // made, all closed when the test ends.
 type testDeps struct {
 	t    *testing.T
-	reg  *upstream.Registry
+	reg  *testPools
 	mu   sync.Mutex
 	made map[string][]proxy.Transport
 	// failTransport makes Transport fail for the upstream of that name.
 	failTransport string
 }
 
-func newTestDeps(t *testing.T, reg *upstream.Registry) *testDeps {
+// testPools keeps pools by upstream name, as the gateway's set does.
+type testPools struct {
+	mu    sync.Mutex
+	pools map[string]*upstream.Pool
+}
+
+func newTestPools() *testPools { return &testPools{pools: make(map[string]*upstream.Pool)} }
+
+func (tp *testPools) pool(name string) (*upstream.Pool, error) {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	p := tp.pools[name]
+	if p == nil {
+		p = upstream.NewPool(name, nil)
+		tp.pools[name] = p
+	}
+	return p, nil
+}
+
+// Backend returns the committed backend of upstreamName at addr, or nil.
+func (tp *testPools) Backend(upstreamName, addr string) *upstream.Backend {
+	p, _ := tp.pool(upstreamName)
+	for _, b := range append(slices.Clone(p.Primaries()), p.Backups()...) {
+		if b.Addr == addr {
+			return b
+		}
+	}
+	return nil
+}
+
+// backendsOf returns every backend s's plans give their pools, in
+// upstream then config order.
+func backendsOf(s *Snapshot) []*upstream.Backend {
+	var out []*upstream.Backend
+	for _, name := range slices.Sorted(maps.Keys(s.Upstreams)) {
+		out = append(out, s.Upstreams[name].plan.Backends()...)
+	}
+	return out
+}
+
+func newTestDeps(t *testing.T, reg *testPools) *testDeps {
 	if reg == nil {
-		reg = upstream.NewRegistry()
+		reg = newTestPools()
 	}
 	return &testDeps{t: t, reg: reg, made: make(map[string][]proxy.Transport)}
 }
@@ -86,7 +127,8 @@ func newTestDeps(t *testing.T, reg *upstream.Registry) *testDeps {
 func (d *testDeps) deps() Deps {
 	return Deps{
 		Log:      slog.New(slog.DiscardHandler),
-		Backends: d.reg,
+		Pool:     d.reg.pool,
+		Policy:   NewPolicy,
 		Transport: func(key string, u config.Upstream) (proxy.Transport, error) {
 			if u.Name == d.failTransport {
 				return nil, errors.New("no transport for you")
@@ -206,15 +248,15 @@ func TestBuildRouteWhere(t *testing.T) {
 }
 
 func TestBuildSharesBackends(t *testing.T) {
-	reg := upstream.NewRegistry()
+	reg := newTestPools()
 	first := build(t, parse(t, fullConfig), newTestDeps(t, reg))
 	first.Commit()
-	if got, want := len(first.Backends), 3; got != want {
+	if got, want := len(backendsOf(first)), 3; got != want {
 		t.Fatalf("len(Backends) = %d, want %d", got, want)
 	}
 	type id struct{ upstream, addr string }
 	byID := make(map[id]*upstream.Backend)
-	for _, b := range first.Backends {
+	for _, b := range backendsOf(first) {
 		byID[id{b.Upstream, b.Addr}] = b
 		if got := reg.Backend(b.Upstream, b.Addr); got != b {
 			t.Errorf("Backends has %s/%s = %p, registry holds %p; want the registry's", b.Upstream, b.Addr, b, got)
@@ -232,7 +274,7 @@ func TestBuildSharesBackends(t *testing.T) {
 	// a new address gives a new one.
 	reloaded := strings.Replace(fullConfig, "{address: 127.0.0.1:9002}", "{address: 127.0.0.1:9004}", 1)
 	second := build(t, parse(t, reloaded), newTestDeps(t, reg))
-	for _, b := range second.Backends {
+	for _, b := range backendsOf(second) {
 		prev, had := byID[id{b.Upstream, b.Addr}]
 		switch {
 		case had && prev != b:
@@ -244,7 +286,7 @@ func TestBuildSharesBackends(t *testing.T) {
 
 	// A separate registry shares nothing.
 	other := build(t, parse(t, fullConfig), newTestDeps(t, nil))
-	for _, b := range other.Backends {
+	for _, b := range backendsOf(other) {
 		if byID[id{b.Upstream, b.Addr}] == b {
 			t.Errorf("build with another registry: backend %s/%s shared with the first", b.Upstream, b.Addr)
 		}
@@ -459,6 +501,7 @@ routes:
 upstreams: [{name: app, backends: [{address: %q}]}]
 `, addr)
 	s := build(t, parse(t, doc), newTestDeps(t, nil))
+	s.Commit()
 	table := s.Listeners["127.0.0.1:8081"].Table
 	front := testenv.Backend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rt, ok := table.Lookup(r)
@@ -535,6 +578,7 @@ routes:
 upstreams: [{name: app, backends: [{address: %q}]}]
 `, backend.Listener.Addr().String())
 	s := build(t, parse(t, doc), newTestDeps(t, nil))
+	s.Commit()
 	table := s.Listeners["127.0.0.1:8081"].Table
 
 	for _, path := range []string{"/plain", "/zip/a"} {
@@ -564,13 +608,17 @@ upstreams: [{name: app, backends: [{address: %q}]}]
 // running snapshot balances with. Apply is a transaction: a failure changes
 // nothing.
 func TestBuildFailureKeepsBackendWeights(t *testing.T) {
-	reg := upstream.NewRegistry()
+	reg := newTestPools()
 	first := build(t, parse(t, fullConfig), newTestDeps(t, reg))
-	live := reg.Backend("app", "127.0.0.1:9001")
+	if live := reg.Backend("app", "127.0.0.1:9001"); live != nil {
+		t.Fatalf("after the first build, before Commit: the pool already has backend %s", live.Addr)
+	}
+	live := first.Upstreams["app"].plan.Backends()[0]
 	if got := live.Weight(); got != 1 {
 		t.Fatalf("after the first build, before Commit: Weight() = %d, want 1 (untouched)", got)
 	}
 	first.Commit()
+	live = reg.Backend("app", "127.0.0.1:9001")
 	if got := live.Weight(); got != 3 {
 		t.Fatalf("after the first Commit: Weight() = %d, want 3", got)
 	}

@@ -1,0 +1,93 @@
+package proxy
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"time"
+
+	"palisade/internal/config"
+	"palisade/internal/upstream"
+)
+
+// Sticky is cookie-based session affinity. The cookie's value is an HMAC
+// of the upstream and the pinned backend's address under a secret key: a
+// client can keep its backend but cannot choose one, and the cookie
+// reveals no address.
+type Sticky struct {
+	cookie   string
+	key      []byte
+	maxAge   time.Duration
+	path     string
+	secure   bool
+	httpOnly bool
+	sameSite http.SameSite
+}
+
+// NewSticky returns the affinity of cfg. An empty secret draws a random
+// one: pins then last as long as the process.
+func NewSticky(cfg config.Sticky) *Sticky {
+	key := []byte(cfg.Secret)
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		rand.Read(key)
+	}
+	s := &Sticky{cookie: cfg.Cookie, key: key, maxAge: cfg.MaxAge.D(), path: cfg.Path, secure: cfg.Secure, httpOnly: cfg.HTTPOnly}
+	switch cfg.SameSite {
+	case "lax":
+		s.sameSite = http.SameSiteLaxMode
+	case "strict":
+		s.sameSite = http.SameSiteStrictMode
+	case "none":
+		s.sameSite = http.SameSiteNoneMode
+	}
+	return s
+}
+
+// tokenLen is the length of a cookie value: base64url of 18 bytes of MAC.
+const tokenLen = 24
+
+// token returns the cookie value that pins b: an HMAC of the upstream and
+// address, cut to 18 bytes. It is computed once per backend and cached.
+func (s *Sticky) token(b *upstream.Backend) string {
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte(b.Upstream))
+	m.Write([]byte{0})
+	m.Write([]byte(b.Addr))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:18])
+}
+
+// pinned returns the backend of pool the request's cookie pins, if the
+// cookie is present and valid and that backend is still in the pool.
+func (s *Sticky) pinned(r *http.Request, pools ...[]*upstream.Backend) *upstream.Backend {
+	v, ok := cookieValue(r.Header["Cookie"], s.cookie)
+	if !ok || len(v) != tokenLen {
+		return nil
+	}
+	for _, pool := range pools {
+		for _, b := range pool {
+			if hmac.Equal([]byte(s.token(b)), []byte(v)) {
+				return b
+			}
+		}
+	}
+	return nil
+}
+
+// setCookie pins the client to b for the next requests.
+func (s *Sticky) setCookie(h http.Header, b *upstream.Backend) {
+	c := http.Cookie{Name: s.cookie, Value: s.token(b), Path: s.path, Secure: s.secure, HttpOnly: s.httpOnly, SameSite: s.sameSite}
+	if s.maxAge > 0 {
+		c.MaxAge = int((s.maxAge + time.Second - 1) / time.Second)
+	}
+	h.Add("Set-Cookie", c.String())
+}
+
+// hasCookie reports whether the request carries the affinity cookie with
+// the value that pins b, so no Set-Cookie is needed.
+func (s *Sticky) hasCookie(r *http.Request, b *upstream.Backend) bool {
+	v, ok := cookieValue(r.Header["Cookie"], s.cookie)
+	return ok && hmac.Equal([]byte(v), []byte(s.token(b)))
+}

@@ -1,0 +1,123 @@
+package upstream
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// passiveState is a backend's outlier detection: failures in a row, and
+// requests and errors over a window that starts with the first error
+// after the previous window ended, so a success costs two atomic adds and
+// no clock read.
+type passiveState struct {
+	consecutive atomic.Int64
+	winStart    atomic.Int64 // Unix nanoseconds; 0 when no window is open
+	winRequests atomic.Int64
+	winErrors   atomic.Int64
+	// ejections counts ejections in a row, lengthening each; it resets
+	// when the backend serves a full window without being ejected again.
+	ejections atomic.Int64
+}
+
+func (ps *passiveState) success() {
+	ps.consecutive.Store(0)
+	if ps.winStart.Load() != 0 {
+		ps.winRequests.Add(1)
+	}
+}
+
+// failure counts a failed exchange of b (status: a 5xx answer) and ejects b
+// when a rule trips.
+func (ps *passiveState) failure(b *Backend, status bool) {
+	set := b.pool.settings.Load()
+	if !set.Passive.Enabled {
+		return
+	}
+	now := time.Now().UnixNano()
+	trip := ""
+	if !status {
+		if n := ps.consecutive.Add(1); set.Passive.ConsecutiveFailures > 0 && n >= int64(set.Passive.ConsecutiveFailures) {
+			trip = "consecutive failures"
+		}
+	}
+	if set.Passive.ErrorRatio > 0 {
+		start := ps.winStart.Load()
+		if start == 0 || now-start > int64(set.Passive.Window) {
+			if ps.winStart.CompareAndSwap(start, now) {
+				ps.winRequests.Store(0)
+				ps.winErrors.Store(0)
+			}
+		}
+		reqs := ps.winRequests.Add(1)
+		errs := ps.winErrors.Add(1)
+		if reqs >= int64(set.Passive.MinRequests) && float64(errs) >= set.Passive.ErrorRatio*float64(reqs) {
+			trip = "error ratio"
+		}
+	}
+	if trip != "" {
+		b.eject(now, set, trip)
+	}
+}
+
+// eject takes b out of rotation unless the upstream already has its
+// largest share of backends ejected.
+func (b *Backend) eject(now int64, set *Settings, why string) {
+	p := b.pool
+	for {
+		old := b.state.Load()
+		if old&stateEjected != 0 {
+			return
+		}
+		total := p.size()
+		maxEjected := int64(float64(total) * set.Passive.MaxEjected)
+		if maxEjected < 1 {
+			maxEjected = 1
+		}
+		if int64(p.ejected.Load()) >= maxEjected {
+			p.noteEjectionRefused(b, why)
+			return
+		}
+		n := b.passive.ejections.Add(1)
+		d := min(time.Duration(n)*set.Passive.EjectTime, set.Passive.MaxEjectTime)
+		b.ejectUntil.Store(now + int64(d))
+		if !b.state.CompareAndSwap(old, old|stateEjected) {
+			b.passive.ejections.Add(-1)
+			continue
+		}
+		p.ejected.Add(1)
+		b.passive.consecutive.Store(0)
+		b.passive.winStart.Store(0)
+		reason := "ejected: " + why
+		b.reason.Store(&reason)
+		p.logEjection(b, why, d)
+		p.changed()
+		return
+	}
+}
+
+// ejectionOver ends an ejection whose time has come and reports whether b
+// is no longer ejected. It runs on the request path only while b is
+// ejected.
+func (b *Backend) ejectionOver() bool {
+	until := b.ejectUntil.Load()
+	if time.Now().UnixNano() < until {
+		return false
+	}
+	for {
+		old := b.state.Load()
+		if old&stateEjected == 0 {
+			return true
+		}
+		if b.state.CompareAndSwap(old, old&^stateEjected) {
+			if b.pool != nil {
+				b.pool.ejected.Add(-1)
+				b.pool.logReturn(b)
+				b.pool.changed()
+			}
+			if old&stateDown == 0 {
+				b.startRamp()
+			}
+			return true
+		}
+	}
+}
