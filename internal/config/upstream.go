@@ -160,7 +160,8 @@ type PassiveHealth struct {
 	EjectTime    Duration `yaml:"eject_time"`
 	MaxEjectTime Duration `yaml:"max_eject_time"`
 	// MaxEjected is the largest share of an upstream's backends ejected
-	// at once (default 50%); at least one backend may always be ejected.
+	// at once (default 50%). One backend may always be ejected, and one is
+	// never: the only backend of an upstream stays in rotation.
 	MaxEjected Ratio `yaml:"max_ejected"`
 }
 

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
+	"time"
 )
 
 // Sentinel errors the request path branches on. Features wrap them with
@@ -61,6 +63,14 @@ func StatusFor(err error) int {
 	return http.StatusBadGateway
 }
 
+// RetryAfter is implemented by errors that know when the request may
+// succeed if sent again: WriteError adds a Retry-After field (RFC 9110
+// §10.2.3) to a 503 answering such an error.
+type RetryAfter interface {
+	error
+	RetryAfter() time.Duration
+}
+
 // WriteError answers r with status after a failure err, which is recorded in
 // the request's State for the log and never sent to the client. The body is
 // the bare status text; the X-Request-Id header lets an operator find the log
@@ -91,6 +101,12 @@ func WriteError(w http.ResponseWriter, r *http.Request, status int, err error) {
 	h["Cache-Control"] = []string{"no-store"}
 	if st.ID != "" {
 		h["X-Request-Id"] = []string{st.ID}
+	}
+	var ra RetryAfter
+	if status == http.StatusServiceUnavailable && errors.As(err, &ra) {
+		if d := ra.RetryAfter(); d > 0 {
+			h["Retry-After"] = []string{strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)}
+		}
 	}
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {

@@ -23,6 +23,9 @@ func (ex *exchange) respond(resp *http.Response) {
 	h := w.Header()
 	copyResponseHeader(h, resp.Header)
 	addVia(h, resp.ProtoMajor, resp.ProtoMinor)
+	if ex.stick != nil {
+		ex.h.t.Sticky.setCookie(h, ex.stick)
+	}
 	announced := len(resp.Trailer)
 	if announced > 0 {
 		// The transport moved the Trailer field into resp.Trailer's keys;
@@ -41,12 +44,12 @@ func (ex *exchange) respond(resp *http.Response) {
 	resp.Body.Close()
 	if err != nil {
 		err = ex.blame(err)
-		ex.release(ex.rtt, err)
+		ex.release(ex.rtt, ex.outcome(err))
 		ex.st.Err = err
 		ex.h.logFailure(ex, middleware.StatusFor(err), err)
 		panic(http.ErrAbortHandler)
 	}
-	ex.release(ex.rtt, nil)
+	ex.release(ex.rtt, ex.outcome(nil))
 
 	if len(resp.Trailer) == 0 {
 		return

@@ -51,6 +51,17 @@ type exchange struct {
 	rest    []*upstream.Backend
 	release func(rtt time.Duration, err error)
 	rtt     time.Duration
+	// status is the status of the response being forwarded.
+	status int
+	// stick is the backend a Set-Cookie pins the client to, nil when the
+	// request is not sticky or already pinned there.
+	stick *upstream.Backend
+	// replay keeps the body for retries while replayOn.
+	replay   replayBody
+	replayOn bool
+	// getBody is the outbound request's GetBody while replayOn, bound
+	// once so that a recycled exchange allocates nothing for it.
+	getBody func() (io.ReadCloser, error)
 
 	// mu guards rtDone and the ResponseWriter's header against the 1xx
 	// callback, which http.Transport runs on its own goroutine and may run
@@ -65,6 +76,12 @@ func newExchange(h *handler) *exchange {
 	if h.sync {
 		// WithContext allocates a request; a recycled exchange pays once.
 		ex.out = (&http.Request{}).WithContext(ex)
+		ex.getBody = func() (io.ReadCloser, error) {
+			if !ex.replay.rewind() {
+				return nil, errNoReplay
+			}
+			return &ex.replay, nil
+		}
 	}
 	return ex
 }
@@ -83,7 +100,7 @@ func (ex *exchange) reset(w http.ResponseWriter, r *http.Request, st *middleware
 func (ex *exchange) clear() {
 	ex.parent, ex.w, ex.in, ex.st = nil, nil, nil, nil
 	o := ex.out
-	o.Method, o.URL, o.Host, o.Header, o.Body, o.Trailer = "", nil, "", nil, nil, nil
+	o.Method, o.URL, o.Host, o.Header, o.Body, o.Trailer, o.GetBody = "", nil, "", nil, nil, nil, nil
 	ex.url = url.URL{}
 	clear(ex.hdr)
 	ex.ownBody.reset(nil)
@@ -96,6 +113,12 @@ func (ex *exchange) clear() {
 	clear(ex.rest)
 	ex.rest = ex.rest[:0]
 	ex.release = nil
+	ex.status = 0
+	ex.stick = nil
+	if ex.replayOn {
+		ex.replay.release()
+		ex.replayOn = false
+	}
 	ex.rtDone = false
 }
 
@@ -111,7 +134,44 @@ var (
 	_ exchangeHooks   = (*exchange)(nil)
 )
 
-func (ex *exchange) responseHeaderTimeout() time.Duration { return ex.h.t.ResponseHeaderTimeout }
+// responseHeaderTimeout is the wait for a response head of one try: the
+// upstream's, or the retry policy's per-try timeout when shorter.
+func (ex *exchange) responseHeaderTimeout() time.Duration {
+	d, per := ex.h.t.ResponseHeaderTimeout, ex.h.t.Retry.PerTryTimeout
+	if per > 0 && (d <= 0 || per < d) {
+		return per
+	}
+	return d
+}
+
+// setupReplay keeps the request body for retries when a retry could send
+// it again: a synchronous transport, a policy that allows more than one
+// try of this request, and a body buffer.
+func (ex *exchange) setupReplay() {
+	rp := ex.h.t.Retry
+	if ex.out.Body == nil || !ex.h.sync || rp.Attempts < 2 || rp.BodyBuffer <= 0 {
+		return
+	}
+	if !replayable(ex.in) && !ex.h.opts.RetryNonIdempotent && !rp.NonIdempotent {
+		return
+	}
+	ex.replay.reset(ex.body, int(rp.BodyBuffer))
+	ex.replayOn = true
+	ex.out.Body = &ex.replay
+	ex.out.GetBody = ex.getBody
+}
+
+// errNoReplay is GetBody's answer for a body that outgrew the buffer.
+var errNoReplay = errors.New("request body larger than the retry buffer")
+
+// rewind prepares the body for another try; it reports false when the
+// body cannot be sent again.
+func (ex *exchange) rewind() bool {
+	if ex.out.Body == nil {
+		return true
+	}
+	return ex.replayOn && ex.replay.rewind()
+}
 
 // got1xx forwards an informational response to the client (103 Early
 // Hints and others, RFC 9110 §15.2) with its header fields. 100 Continue is

@@ -153,65 +153,6 @@ func (h *handler) putExchange(ex *exchange) {
 	h.exchanges.Put(ex)
 }
 
-// roundTrip runs the attempt loop: pick a backend, acquire it, send the
-// request. A failure to connect (nothing was sent) moves on to a backend
-// not tried yet; any other failure ends the loop, since the backend may
-// have acted on the request. On success ex.release must be called once the
-// response is done.
-func (ex *exchange) roundTrip() (*http.Response, error) {
-	t := ex.h.t
-	pool := t.Pool.Primaries()
-	key := ex.key()
-	var lastErr error
-	for {
-		b := t.Policy.Pick(pool, key)
-		if b == nil {
-			if lastErr != nil {
-				return nil, lastErr
-			}
-			return nil, fmt.Errorf("upstream %q: %w", t.Name, middleware.ErrNoBackend)
-		}
-		ex.st.Backend = b.Addr
-		ex.st.Attempts++
-		ex.url.Host = b.Addr
-		release := b.Acquire()
-		start := time.Now()
-		resp, err := t.Transport.RoundTrip(ex.out, b)
-		rtt := time.Since(start)
-		ex.roundTripDone()
-		if err == nil {
-			ex.release, ex.rtt = release, rtt
-			return resp, nil
-		}
-		err = ex.blame(err)
-		release(rtt, err)
-		if !isDialError(err) || ex.in.Context().Err() != nil {
-			return nil, err
-		}
-		lastErr = err
-		ex.tried = append(ex.tried, b)
-		pool = ex.untried()
-		if len(pool) == 0 {
-			return nil, lastErr
-		}
-	}
-}
-
-// untried returns the backends of the target not tried yet.
-func (ex *exchange) untried() []*upstream.Backend {
-	ex.rest = ex.rest[:0]
-outer:
-	for _, b := range ex.h.t.Pool.Primaries() {
-		for _, tb := range ex.tried {
-			if b == tb {
-				continue outer
-			}
-		}
-		ex.rest = append(ex.rest, b)
-	}
-	return ex.rest
-}
-
 // blame attributes a failure: to the client when it went away or its body
 // failed, else to the backend.
 func (ex *exchange) blame(err error) error {

@@ -32,7 +32,7 @@ func (ex *exchange) switchProtocols(resp *http.Response) {
 	if !ok || ex.upgrade == "" || !strings.EqualFold(proto, ex.upgrade) {
 		resp.Body.Close()
 		err := badResponse(fmt.Sprintf("switched to protocol %q when %q was asked for", proto, ex.upgrade))
-		ex.release(ex.rtt, err)
+		ex.release(ex.rtt, ex.outcome(err))
 		ex.fail(err)
 		return
 	}
@@ -45,7 +45,7 @@ func (ex *exchange) switchProtocols(resp *http.Response) {
 	conn, brw, err := http.NewResponseController(ex.w).Hijack()
 	if err != nil {
 		backend.Close()
-		ex.release(ex.rtt, nil)
+		ex.release(ex.rtt, ex.outcome(nil))
 		ex.fail(fmt.Errorf("switching protocols: %w", err))
 		return
 	}
@@ -61,7 +61,7 @@ func (ex *exchange) switchProtocols(resp *http.Response) {
 	if err := brw.Writer.Flush(); err != nil {
 		backend.Close()
 		err = fmt.Errorf("%w: %w", middleware.ErrClientGone, err)
-		ex.release(ex.rtt, err)
+		ex.release(ex.rtt, ex.outcome(err))
 		ex.st.Err = err
 		return
 	}
@@ -72,7 +72,7 @@ func (ex *exchange) switchProtocols(resp *http.Response) {
 	ex.h.bufs.Put(up)
 	ex.h.bufs.Put(down)
 	backend.Close()
-	ex.release(ex.rtt, nil)
+	ex.release(ex.rtt, ex.outcome(nil))
 }
 
 // tunnel copies client to backend on a new goroutine and backend to client

@@ -68,11 +68,12 @@ func (b *Backend) eject(now int64, set *Settings, why string) {
 		if old&stateEjected != 0 {
 			return
 		}
-		total := p.size()
+		// As nginx never marks the only server of a group down, at least
+		// one backend always stays: ejecting the last would turn every
+		// request into a 503 rather than a try.
+		total := int64(p.size())
 		maxEjected := int64(float64(total) * set.Passive.MaxEjected)
-		if maxEjected < 1 {
-			maxEjected = 1
-		}
+		maxEjected = min(max(maxEjected, 1), total-1)
 		if int64(p.ejected.Load()) >= maxEjected {
 			p.noteEjectionRefused(b, why)
 			return
