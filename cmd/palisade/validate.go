@@ -41,7 +41,7 @@ func dryBuild(cfg *config.Config) error {
 		}
 	}()
 	_, err := snapshot.Build(cfg, snapshot.Deps{
-		Log:      slog.New(slog.DiscardHandler),
+		Log: slog.New(slog.DiscardHandler),
 		Pool: func(name string) (*upstream.Pool, error) {
 			return upstream.NewPool(name, nil), nil
 		},

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"palisade/internal/compress"
-	"palisade/internal/lb"
 	"palisade/internal/config"
+	"palisade/internal/lb"
 	"palisade/internal/middleware"
 	"palisade/internal/obs"
 	"palisade/internal/proxy"

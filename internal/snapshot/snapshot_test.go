@@ -126,9 +126,9 @@ func newTestDeps(t *testing.T, reg *testPools) *testDeps {
 
 func (d *testDeps) deps() Deps {
 	return Deps{
-		Log:      slog.New(slog.DiscardHandler),
-		Pool:     d.reg.pool,
-		Policy:   NewPolicy,
+		Log:    slog.New(slog.DiscardHandler),
+		Pool:   d.reg.pool,
+		Policy: NewPolicy,
 		Transport: func(key string, u config.Upstream) (proxy.Transport, error) {
 			if u.Name == d.failTransport {
 				return nil, errors.New("no transport for you")
