@@ -15,8 +15,10 @@ type passiveState struct {
 	winRequests atomic.Int64
 	winErrors   atomic.Int64
 	// ejections counts ejections in a row, lengthening each; it resets
-	// when the backend serves a full window without being ejected again.
+	// when the backend goes max_eject_time without being ejected again.
 	ejections atomic.Int64
+	// lastEnd is when the last ejection ended (Unix nanoseconds).
+	lastEnd atomic.Int64
 }
 
 func (ps *passiveState) success() {
@@ -78,6 +80,9 @@ func (b *Backend) eject(now int64, set *Settings, why string) {
 			p.noteEjectionRefused(b, why)
 			return
 		}
+		if end := b.passive.lastEnd.Load(); end != 0 && now-end > int64(set.Passive.MaxEjectTime) {
+			b.passive.ejections.Store(0)
+		}
 		n := b.passive.ejections.Add(1)
 		d := min(time.Duration(n)*set.Passive.EjectTime, set.Passive.MaxEjectTime)
 		b.ejectUntil.Store(now + int64(d))
@@ -110,6 +115,7 @@ func (b *Backend) ejectionOver() bool {
 			return true
 		}
 		if b.state.CompareAndSwap(old, old&^stateEjected) {
+			b.passive.lastEnd.Store(until)
 			if b.pool != nil {
 				b.pool.ejected.Add(-1)
 				b.pool.logReturn(b)
