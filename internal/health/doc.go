@@ -8,10 +8,10 @@
 //
 // A Probe checks one backend once and returns nil or an error whose text
 // is the reason logged: "status 503", "connect: connection refused",
-// "timeout after 2s", `body does not contain "ok"`. Reasons are short
-// and leave out addresses and Go's call chain, because the log line
-// already names the upstream and the backend.
-// Two kinds are built in, chosen by the check's type:
+// "timeout after 2s", `body does not contain "ok"`, "grpc status
+// NOT_SERVING". Reasons are short and leave out addresses and Go's call
+// chain, because the log line already names the upstream and the backend.
+// Three kinds are built in, chosen by the check's type:
 //
 //   - HTTPProbe sends one HTTP/1.1 request on a connection of its own and
 //     closes it after the response (Connection: close, a transport without
@@ -22,6 +22,9 @@
 //     judged as a status, never followed; expect_body looks at the first
 //     64 KiB only.
 //   - TCPProbe opens a connection and closes it.
+//   - GRPCProbe calls grpc.health.v1.Health/Check on a client connection
+//     of its own per probe, as Kubernetes' gRPC probe does: SERVING
+//     passes, any other answer fails with its name.
 //
 // Each bounds itself by the check's timeout and probes the check's port,
 // when it has one, on the backend's host. ProbeFunc adapts any function,

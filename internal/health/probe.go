@@ -36,7 +36,7 @@ func (f ProbeFunc) Probe(ctx context.Context, b *upstream.Backend) error { retur
 
 var _ Probe = ProbeFunc(nil)
 
-// NewProbe returns the probe cfg.Type names (http or tcp), shaped by
+// NewProbe returns the probe cfg.Type names (http, tcp or grpc), shaped by
 // the rest of cfg. cfg has been validated; NewProbe fails only on a type it
 // does not know or an expected status it cannot parse.
 func NewProbe(cfg config.HealthCheck) (Probe, error) {
@@ -45,6 +45,8 @@ func NewProbe(cfg config.HealthCheck) (Probe, error) {
 		return NewHTTPProbe(cfg)
 	case "tcp":
 		return NewTCPProbe(cfg), nil
+	case "grpc":
+		return NewGRPCProbe(cfg), nil
 	}
 	return nil, fmt.Errorf("unknown health check type %q", cfg.Type)
 }

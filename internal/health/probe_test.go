@@ -330,6 +330,7 @@ func TestNewProbe(t *testing.T) {
 	}{
 		{"http", "*health.HTTPProbe"},
 		{"tcp", "*health.TCPProbe"},
+		{"grpc", "*health.GRPCProbe"},
 	} {
 		p, err := NewProbe(checkConfig(tc.typ))
 		if err != nil {
@@ -351,6 +352,8 @@ func typeName(p Probe) string {
 		return "*health.HTTPProbe"
 	case *TCPProbe:
 		return "*health.TCPProbe"
+	case *GRPCProbe:
+		return "*health.GRPCProbe"
 	}
 	return "unknown"
 }
