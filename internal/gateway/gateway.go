@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"palisade/internal/config"
+	"palisade/internal/health"
 	"palisade/internal/lb"
 	"palisade/internal/lifecycle"
 	"palisade/internal/obs"
@@ -42,8 +43,9 @@ type Gateway struct {
 	checkers   *lifecycle.Set[string, Checker]
 	accessLogs *lifecycle.Set[string, *obs.AccessLog]
 	resolvers  *lifecycle.Set[string, *refresher]
-	// NewChecker makes the active health checker of an upstream; nil
-	// leaves health checks off. Set before the first Apply.
+	// NewChecker makes the active health checker of an upstream
+	// (health.New by default); nil leaves health checks off. Set before
+	// the first Apply.
 	NewChecker func(cfg config.HealthCheck, pool *upstream.Pool, log *slog.Logger) (Checker, error)
 	// Resolve resolves backend host names for builds and refreshes; nil
 	// uses the system resolver. Set before the first Apply.
@@ -105,6 +107,9 @@ func New(log *slog.Logger) *Gateway {
 	g.checkers = lifecycle.NewSet(func(_ string, c Checker) { c.Stop() })
 	g.accessLogs = lifecycle.NewSet(func(_ string, l *obs.AccessLog) { g.retireLog(l, g.retireAfter) })
 	g.resolvers = lifecycle.NewSet(func(_ string, r *refresher) { r.stop() })
+	g.NewChecker = func(cfg config.HealthCheck, pool *upstream.Pool, log *slog.Logger) (Checker, error) {
+		return health.New(cfg, pool, log)
+	}
 	return g
 }
 

@@ -135,7 +135,8 @@ func (b *Backend) SetHealthy(ok bool, reason string) (changed bool) {
 				b.startRamp()
 			}
 			b.pool.changed()
-			return true
+			// Ending an ejection alone is no change of the verdict.
+			return (old&stateDown != 0) == ok
 		}
 	}
 }

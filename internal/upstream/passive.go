@@ -123,7 +123,7 @@ func (b *Backend) ejectionOver() bool {
 			b.passive.lastEnd.Store(until)
 			if b.pool != nil {
 				b.pool.ejected.Add(-1)
-				b.pool.logReturn(b)
+				b.pool.logReturn(b, old&stateDown != 0)
 				b.pool.changed()
 			}
 			if old&stateDown == 0 {

@@ -297,8 +297,12 @@ func (p *Pool) logEjection(b *Backend, why string, d time.Duration) {
 	p.log.Warn("backend ejected", "upstream", p.Name, "backend", b.Addr, "reason", why, "for", d.String())
 }
 
-func (p *Pool) logReturn(b *Backend) {
+func (p *Pool) logReturn(b *Backend, stillDown bool) {
 	p.refusedLogged.Store(false)
+	if stillDown {
+		p.log.Info("backend ejection ended; it stays out until its health check passes", "upstream", p.Name, "backend", b.Addr)
+		return
+	}
 	p.log.Info("backend ejection ended", "upstream", p.Name, "backend", b.Addr)
 }
 
