@@ -56,8 +56,24 @@ type h1Conn struct {
 	slot middleware.InterruptSlot
 	stop func() bool
 	// rc is the socket of a TCP connection, for splicing bodies to the
-	// client; nil otherwise.
+	// client and registering with the close watcher; nil otherwise.
 	rc syscall.RawConn
+	// watcher and watchID are the close watcher that watches the
+	// connection and its registration, set at dial; watcher is nil when
+	// none does, and the pool probes the connection instead.
+	watcher *closeWatcher
+	watchID uint64
+	// peerGone reports that the watcher saw the backend close the
+	// connection (set under the pool's mutex, read anywhere).
+	peerGone atomic.Bool
+}
+
+// closeConn closes the socket and drops its watch registration.
+func (c *h1Conn) closeConn() {
+	c.nc.Close()
+	if c.watcher != nil {
+		c.watcher.forget(c)
+	}
 }
 
 // watchAfter is how long a request waits on its backend's response head

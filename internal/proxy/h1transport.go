@@ -28,9 +28,12 @@ const (
 	// maxDrain is the most of an unread response body that Close discards,
 	// from what is already buffered, to keep the connection.
 	maxDrain = 64 << 10
-	// probeIdleAfter is how long a connection must have been idle before
-	// it is probed for a close by the backend (see peerClosed). Under load
-	// connections are reused within microseconds and never pay the probe.
+	// probeIdleAfter is how long a connection the close watcher does not
+	// watch must have been idle before it is probed for a close by the
+	// backend (see peerClosed) ahead of a request that could be sent
+	// again; one that could not is probed whatever the idle time. Under
+	// load connections are reused within microseconds and idempotent
+	// requests never pay the probe.
 	probeIdleAfter = time.Second
 )
 
@@ -50,12 +53,22 @@ const (
 // is noticed between one and two timeouts after the last byte.
 //
 // A connection returns to the pool when its response body has been read to
-// the end (or closed with little left, already buffered) and both sides
-// allow reuse. A reused connection that fails before the first response
-// byte, when no byte of the request body has been consumed, is assumed
-// closed by the backend while idle: the request is sent once more on a new
-// connection. Idle connections older than the idle timeout are closed when
-// the pool is next used.
+// the end (or closed with little left, already buffered), both sides allow
+// reuse and the backend has not closed it. On Linux a watcher learns of a
+// backend's FIN or RST as it arrives, whether the connection is idle or
+// busy (see closeWatcher), so taking an idle connection costs one atomic
+// load and no system call, and no request is sent on a connection known
+// to be closed. Elsewhere (or if epoll fails) a connection is probed with
+// a non-blocking peek before it carries a request that could not be sent
+// again, and before any request once it has been idle for probeIdleAfter.
+//
+// Some closes cannot be known in time: the backend's FIN may be on the wire,
+// or arrived but not yet reported by the watcher, when a request is
+// written. A reused connection that fails before the first response byte
+// is therefore assumed closed by the backend while idle, and a request that
+// is safe to repeat (see replayable) whose body was not consumed, or can be
+// had again, is sent once more on a new connection. Idle connections older
+// than the idle timeout are closed when the pool is next used.
 //
 // Requests and responses use net/http types so that H1Transport stands in
 // for http.Transport; the handler's hooks ride on the request's context (see
@@ -67,8 +80,17 @@ type H1Transport struct {
 	// settings are the upstream's timeouts and pool size, replaced by
 	// Reconfigure on a reload, read once per use.
 	settings atomic.Pointer[h1Settings]
-	// probeAfter is probeIdleAfter; tests lower it.
+	// probeAfter is probeIdleAfter; tests change it.
 	probeAfter time.Duration
+
+	// watcher learns of backends closing connections (see closeWatcher).
+	// It is started by the first dial and stopped by Close; nil before,
+	// after, and where there is none. watchMu serialises starting and
+	// stopping it; noWatch records that it must not start (it failed, or
+	// a test wants the probe).
+	watcher atomic.Pointer[closeWatcher]
+	watchMu sync.Mutex
+	noWatch bool
 
 	// pools maps a backend address to its pool. It is replaced, never
 	// modified, so the request path reads it without a lock; poolsMu
@@ -82,6 +104,10 @@ type H1Transport struct {
 	bufs    sync.Pool // Holds *[]byte of copyBufferSize.
 
 	staleRetries atomic.Uint64
+	// staleConns counts the requests sent on a reused connection that
+	// failed before the first byte of a response: a backend's close that
+	// came too late to be known, whether the request was sent again or not.
+	staleConns atomic.Uint64
 }
 
 // h1Settings are the parts of an upstream's config an H1Transport uses.
@@ -100,6 +126,9 @@ var (
 )
 
 func newH1Transport(cfg config.Upstream, log *slog.Logger) *H1Transport {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	t := &H1Transport{log: log, probeAfter: probeIdleAfter}
 	t.Reconfigure(cfg)
 	pools := map[string]*h1Pool{}
@@ -142,7 +171,7 @@ func (t *H1Transport) RoundTrip(req *http.Request, b *upstream.Backend) (*http.R
 	p := t.pool(b.Addr)
 	fresh := false
 	for {
-		c, err := p.get(ctx, fresh)
+		c, err := p.get(ctx, req, fresh)
 		if err != nil {
 			return nil, err
 		}
@@ -151,7 +180,11 @@ func (t *H1Transport) RoundTrip(req *http.Request, b *upstream.Backend) (*http.R
 			return resp, nil
 		}
 		var stale *staleConnError
-		if fresh || !errors.As(err, &stale) || !replayable(req) {
+		if !errors.As(err, &stale) {
+			return nil, err
+		}
+		t.staleConns.Add(1)
+		if fresh || !replayable(req) {
 			return nil, err
 		}
 		if stale.bodyRead {
@@ -195,14 +228,53 @@ func (t *H1Transport) CloseIdleConnections() {
 	}
 }
 
-// Close closes every connection, idle or busy; later round trips fail with
-// a dial error so that the handler answers 502.
+// Close closes every connection, idle or busy, and stops the close watcher;
+// later round trips fail with a dial error so that the handler answers 502.
 func (t *H1Transport) Close() error {
 	t.closed.Store(true)
 	for _, p := range *t.pools.Load() {
 		p.close()
 	}
+	t.watchMu.Lock()
+	w := t.watcher.Swap(nil)
+	t.noWatch = true
+	t.watchMu.Unlock()
+	if w != nil {
+		w.close()
+	}
 	return nil
+}
+
+// watcherFor returns the close watcher, starting it on the first call; nil
+// when there is none (not Linux, epoll failed, the transport is closed).
+func (t *H1Transport) watcherFor() *closeWatcher {
+	if w := t.watcher.Load(); w != nil {
+		return w
+	}
+	t.watchMu.Lock()
+	defer t.watchMu.Unlock()
+	if w := t.watcher.Load(); w != nil || t.noWatch || t.closed.Load() {
+		return w
+	}
+	w, err := newCloseWatcher()
+	if err != nil {
+		t.noWatch = true
+		t.log.Debug("backend connections are probed before reuse", "err", err)
+		return nil
+	}
+	t.watcher.Store(w)
+	go w.run(t.watcherFailed)
+	return w
+}
+
+// watcherFailed retires a watcher whose epoll_wait failed: connections
+// dialled from then on are probed instead.
+func (t *H1Transport) watcherFailed(err error) {
+	t.log.Error("backend close watcher failed; backend connections are probed before reuse", "err", err)
+	t.watchMu.Lock()
+	t.watcher.Store(nil)
+	t.noWatch = true
+	t.watchMu.Unlock()
 }
 
 // pool returns the pool of addr, creating it on first use.
@@ -278,16 +350,21 @@ type h1Pool struct {
 	closed bool
 }
 
-// get returns an idle connection, or a new one when there is none or fresh
-// is set.
-func (p *h1Pool) get(ctx context.Context, fresh bool) (*h1Conn, error) {
+// get returns an idle connection that its backend has not closed, as far
+// as can be known, for req; or a new one when there is none or fresh is
+// set.
+func (p *h1Pool) get(ctx context.Context, req *http.Request, fresh bool) (*h1Conn, error) {
 	for !fresh {
 		now := time.Now()
 		c := p.takeIdle(now)
 		if c == nil {
 			break
 		}
-		if now.Sub(c.idleSince) >= p.t.probeAfter && c.peerClosed() {
+		// A watched connection is known to be open: takeIdle found no
+		// report of a close. One that is not is probed when a stale
+		// connection would cost a failed request, or it has been idle
+		// long enough for the probe not to matter.
+		if c.watcher == nil && (now.Sub(c.idleSince) >= p.t.probeAfter || !replayable(req)) && c.peerClosed() {
 			p.forget(c)
 			continue
 		}
@@ -298,27 +375,34 @@ func (p *h1Pool) get(ctx context.Context, fresh bool) (*h1Conn, error) {
 }
 
 // takeIdle pops the most recently used idle connection, closing those past
-// the idle timeout; it returns nil when none is left.
+// the idle timeout and any whose backend closed them; it returns nil when
+// none is left.
 func (p *h1Pool) takeIdle(now time.Time) *h1Conn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.idle) == 0 {
-		return nil
-	}
-	c := p.idle[len(p.idle)-1]
-	p.idle[len(p.idle)-1] = nil
-	p.idle = p.idle[:len(p.idle)-1]
-	if idle := p.t.settings.Load().idleTimeout; idle > 0 && now.Sub(c.idleSince) > idle {
-		// Everything below it is older still.
-		for _, old := range p.idle {
-			p.closeLocked(old)
+	for len(p.idle) > 0 {
+		c := p.idle[len(p.idle)-1]
+		p.idle[len(p.idle)-1] = nil
+		p.idle = p.idle[:len(p.idle)-1]
+		if idle := p.t.settings.Load().idleTimeout; idle > 0 && now.Sub(c.idleSince) > idle {
+			// Everything below it is older still.
+			for _, old := range p.idle {
+				p.closeLocked(old)
+			}
+			clear(p.idle)
+			p.idle = p.idle[:0]
+			p.closeLocked(c)
+			return nil
 		}
-		clear(p.idle)
-		p.idle = p.idle[:0]
-		p.closeLocked(c)
-		return nil
+		if c.peerGone.Load() {
+			// put and peerGone keep such connections out of the stack
+			// already; the rule is kept here too, at one atomic load.
+			p.closeLocked(c)
+			continue
+		}
+		return c
 	}
-	return c
+	return nil
 }
 
 func (p *h1Pool) dial(ctx context.Context) (*h1Conn, error) {
@@ -335,10 +419,15 @@ func (p *h1Pool) dial(ctx context.Context) (*h1Conn, error) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		c.rc, _ = tc.SyscallConn()
 	}
+	// One epoll_ctl for the connection's life; a connection the watcher
+	// refuses is probed instead.
+	if w := p.t.watcherFor(); w != nil {
+		w.register(c)
+	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		nc.Close()
+		c.closeConn()
 		return nil, &dialError{err: errTransportClosed}
 	}
 	p.conns[c] = struct{}{}
@@ -354,7 +443,10 @@ func (p *h1Pool) put(c *h1Conn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	set := p.t.settings.Load()
-	if p.closed || len(p.idle) >= set.maxIdle {
+	if p.closed || len(p.idle) >= set.maxIdle || c.peerGone.Load() {
+		// A connection whose backend closed it during the exchange
+		// (right after a response without Connection: close, say) is
+		// never pooled; peerGone cannot close it while it is busy.
 		p.closeLocked(c)
 		return
 	}
@@ -369,8 +461,28 @@ func (p *h1Pool) put(c *h1Conn) {
 
 // closeLocked closes c and forgets it. The caller holds p.mu.
 func (p *h1Pool) closeLocked(c *h1Conn) {
-	c.nc.Close()
+	c.closeConn()
 	delete(p.conns, c)
+}
+
+// peerGone records that c's backend closed it (the close watcher saw its
+// FIN or RST) and closes c if it is idle; a busy c is closed when its
+// exchange ends (see put). Under mu, so that an idle connection is either
+// taken with no report of a close or closed here.
+func (p *h1Pool) peerGone(c *h1Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c.peerGone.Store(true)
+	for i, ic := range p.idle {
+		if ic == c {
+			// The stack stays ordered by idleSince.
+			n := copy(p.idle[i:], p.idle[i+1:])
+			p.idle[i+n] = nil
+			p.idle = p.idle[:i+n]
+			p.closeLocked(c)
+			return
+		}
+	}
 }
 
 // forget closes c and removes it from the pool's set.
@@ -397,7 +509,7 @@ func (p *h1Pool) close() {
 	defer p.mu.Unlock()
 	p.closed = true
 	for c := range p.conns {
-		c.nc.Close()
+		c.closeConn()
 	}
 	clear(p.conns)
 	clear(p.idle)

@@ -145,32 +145,59 @@ func closeAfterEach(closed chan<- struct{}) func(c net.Conn, br *bufio.Reader) {
 	}
 }
 
+// dropSecond answers the first request on each connection and closes the
+// connection after reading the second one, without answering: a backend
+// whose idle timeout fires as the request arrives, a close no check before
+// reuse can see.
+func dropSecond(c net.Conn, br *bufio.Reader) {
+	answerOnce(c, br, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	if req, err := http.ReadRequest(br); err == nil {
+		io.Copy(io.Discard, req.Body)
+	}
+}
+
+// TestStaleConnection checks what happens to a request on a reused
+// connection that its backend had closed, when the pool could not know:
+// the close came with the request, or nothing watches the connection and
+// the request was not probed.
 func TestStaleConnection(t *testing.T) {
 	for _, tc := range []struct {
-		name       string
-		probe      bool
+		name string
+		// unwatched makes the pool rely on its probe, as outside Linux;
+		// the backend then closes after each response, else it closes
+		// on the second request of a connection (dropSecond).
+		unwatched  bool
 		body       string
 		wantStatus int
 		wantRetry  uint64
 	}{
 		{name: "request without body is sent again on a new connection", wantStatus: 200, wantRetry: 1},
-		{name: "idle connection found closed by the probe", probe: true, body: "payload", wantStatus: 200},
 		{name: "consumed body is not sent again", body: "payload", wantStatus: http.StatusBadGateway},
+		{name: "unwatched: request that cannot be sent again is probed, however briefly idle", unwatched: true, body: "payload", wantStatus: 200},
+		{name: "unwatched: briefly idle request that can be sent again is not probed", unwatched: true, wantStatus: 200, wantRetry: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			closed := make(chan struct{}, 2)
-			be := newRawBackend(t, closeAfterEach(closed))
+			serve := dropSecond
+			if tc.unwatched {
+				serve = closeAfterEach(closed)
+			}
+			be := newRawBackend(t, serve)
 			tg := newTarget(t, config.Upstream{}, be.addr())
 			tr := h1(t, tg)
+			tr.noWatch = tc.unwatched
 			tr.probeAfter = time.Hour
-			if tc.probe {
-				tr.probeAfter = 0
-			}
 			h := New(tg, Options{}, nil)
 			if rec := serveDirect(h, httptest.NewRequest("GET", "/", nil), nil); rec.Code != 200 {
 				t.Fatalf("first request: status %d", rec.Code)
 			}
-			<-closed
+			if tc.unwatched {
+				<-closed
+				// The backend's FIN is on its way over loopback; the
+				// probe must find it, and a request that is not probed
+				// must meet it.
+				waitUntil(t, "the pooled connection sees the backend's close", func() bool { return tr.idlePeerClosedForTest(be.addr()) })
+			}
 			var body io.Reader
 			method := "GET"
 			if tc.body != "" {
@@ -182,6 +209,13 @@ func TestStaleConnection(t *testing.T) {
 			}
 			if got := tr.StaleRetries(); got != tc.wantRetry {
 				t.Errorf("StaleRetries() = %d, want %d", got, tc.wantRetry)
+			}
+			wantStale := uint64(1)
+			if tc.unwatched && tc.body != "" {
+				wantStale = 0 // the probe found it
+			}
+			if got := tr.staleConns.Load(); got != wantStale {
+				t.Errorf("%d requests sent on a closed connection, want %d", got, wantStale)
 			}
 		})
 	}

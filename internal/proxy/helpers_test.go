@@ -242,4 +242,28 @@ func (t *H1Transport) idleConnsForTest(addr string) int {
 	return len(p.idle)
 }
 
+// idlePeerClosedForTest probes the most recently pooled idle connection to
+// addr for a close by its backend; false when there is none.
+func (t *H1Transport) idlePeerClosedForTest(addr string) bool {
+	p := t.pool(addr)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.idle) > 0 && p.idle[len(p.idle)-1].peerClosed()
+}
+
+// waitUntil polls cond until it holds, failing the test if it does not
+// within 10 seconds. It is for facts that arrive from another process or
+// goroutine with no event to wait on (a backend's FIN reaching our socket,
+// the close watcher reporting it), not for time-driven logic.
+func waitUntil(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func newRoundRobin() lb.Policy { return &lb.RoundRobin{} }

@@ -295,7 +295,7 @@ func TestIdleConnHasNoDeadline(t *testing.T) {
 	up := config.Upstream{Timeouts: config.UpstreamTimeouts{Read: config.Duration(50 * time.Millisecond)}}
 	tg := newTarget(t, up, addr(be))
 	tr := h1(t, tg)
-	tr.probeAfter = 0 // probe every reuse
+	tr.noWatch, tr.probeAfter = true, 0 // the fallback probe, on every reuse
 	h := New(tg, Options{}, nil)
 	for i, path := range []string{"/big", "/small", "/big", "/small"} {
 		rec := serveDirect(h, httptest.NewRequestWithContext(context.Background(), "GET", path, nil), nil)
