@@ -235,7 +235,7 @@ func (g *Gateway) Apply(cfg *config.Config) error {
 
 	// Swap: the pools' members and settings, one atomic store per
 	// listener, then the snapshot itself.
-	removed := snap.Commit()
+	draining := snap.Commit()
 	for addr, l := range snap.Listeners {
 		if ol := g.listeners[addr]; ol != nil {
 			ol.srv.SetOptions(l.Options)
@@ -269,27 +269,26 @@ func (g *Gateway) Apply(cfg *config.Config) error {
 	}
 	g.retireAfter = prevShutdown(prev, "")
 	txn.Commit()
-	g.forgetBackends(snap, removed)
+	g.forgetBackends(snap, draining)
 	g.checkers.Each(func(_ string, c Checker) { c.Start() })
 	g.resolvers.Each(func(_ string, r *refresher) { r.start() })
 	return nil
 }
 
-// forgetBackends closes the connections of backends a reload or a name
-// refresh removed, once their requests have had time to finish. The
-// transports of their upstreams in snap hold the connections.
-func (g *Gateway) forgetBackends(snap *snapshot.Snapshot, removed map[string][]*upstream.Backend) {
-	for name, bs := range removed {
+// forgetBackends drops the connection pools of backends that drain: those
+// a reload or a name refresh removed and those marked drain. Idle
+// connections close now, busy ones when their exchange ends, so requests
+// in flight finish. The transports of their upstreams in snap hold them.
+func (g *Gateway) forgetBackends(snap *snapshot.Snapshot, draining map[string][]*upstream.Backend) {
+	for name, bs := range draining {
 		u := snap.Upstreams[name]
 		if u == nil {
 			continue
 		}
-		f, ok := u.Target.Transport.(proxy.BackendForgetter)
-		if !ok {
-			continue
-		}
-		for _, b := range bs {
-			g.releaseAfter(g.retireAfter, func() { f.ForgetBackend(b) })
+		if f, ok := u.Target.Transport.(proxy.BackendForgetter); ok {
+			for _, b := range bs {
+				f.ForgetBackend(b)
+			}
 		}
 	}
 }

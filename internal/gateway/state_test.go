@@ -3,8 +3,10 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -155,5 +157,55 @@ upstreams: [{name: app, backends: [{address: %q, weight: %d}]}]
 	}
 	if got := backendOf(t, h.g, "app", addrA); got != ba || ba.Weight() != 2 {
 		t.Errorf("after a failed reload: backend %p weight %d, want %p weight 2", got, ba.Weight(), ba)
+	}
+}
+
+// TestRemovedBackendClosesIdleConnections guards the pool map that was
+// never pruned: a backend removed by a reload kept its idle keep-alive
+// connections until the whole transport retired. Now its pool hangs off
+// the backend and closes with it.
+func TestRemovedBackendClosesIdleConnections(t *testing.T) {
+	var open atomic.Int64
+	track := func(srv *httptest.Server) *httptest.Server {
+		srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+			switch s {
+			case http.StateNew:
+				open.Add(1)
+			case http.StateClosed, http.StateHijacked:
+				open.Add(-1)
+			}
+		}
+		srv.Start()
+		return srv
+	}
+	a := track(httptest.NewUnstartedServer(nameHandler("a")))
+	defer a.Close()
+	b := httptest.NewServer(nameHandler("b"))
+	defer b.Close()
+	doc := func(backends string) string {
+		return fmt.Sprintf(`
+access_log: {output: "off"}
+listeners: [{name: web, address: "127.0.0.1:0"}]
+routes: [{name: all, match: {path_prefix: /}, upstream: app}]
+upstreams: [{name: app, backends: [%s]}]
+`, backends)
+	}
+	h := start(t, doc(fmt.Sprintf("{address: %q}, {address: %q}", a.Listener.Addr(), b.Listener.Addr())))
+	c := testenv.Client(t, testenv.H1)
+	for range 4 {
+		get(t, c, newRequest(t, "GET", h.url("/"), nil))
+	}
+	if open.Load() == 0 {
+		t.Fatalf("backend a has no open connection after requests")
+	}
+	if err := h.reload(t, doc(fmt.Sprintf("{address: %q}", b.Listener.Addr()))); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for open.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("removed backend still has %d open connections from the proxy", open.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -69,6 +69,11 @@ func (ex *exchange) roundTrip() (*http.Response, error) {
 			return resp, nil
 		}
 		err = ex.blame(err)
+		if isConnLimit(err) {
+			release(rtt, upstream.ErrNotBackend)
+			lastErr = ex.noBackend(err)
+			continue
+		}
 		if ex.clientFailed(err) {
 			release(rtt, fmt.Errorf("%w: %w", upstream.ErrNotBackend, err))
 			return nil, err

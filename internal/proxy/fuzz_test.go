@@ -82,7 +82,7 @@ func (nopConn) SetWriteDeadline(t time.Time) error { return nil }
 func FuzzChunkedBody(f *testing.F) {
 	f.Add([]byte("5\r\nhello\r\n0\r\n\r\n"))
 	tr := newH1Transport(config.Upstream{}, nil)
-	p := tr.pool("fuzz")
+	p := tr.poolForTest("fuzz")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		br := bufio.NewReaderSize(bytes.NewReader(data), readBufferSize)
 		c := &h1Conn{pool: p, nc: nopConn{}, br: br}

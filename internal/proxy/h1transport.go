@@ -92,10 +92,13 @@ type H1Transport struct {
 	watchMu sync.Mutex
 	noWatch bool
 
-	// pools maps a backend address to its pool. It is replaced, never
-	// modified, so the request path reads it without a lock; poolsMu
-	// serialises the copy-on-write of a new address.
-	pools   atomic.Pointer[map[string]*h1Pool]
+	// pools maps a backend to its pool: the pool hangs off the backend's
+	// identity, so a backend removed by a reload takes its connections
+	// with it (ForgetBackend) and a backend added again at the same
+	// address starts afresh. The map is replaced, never modified, so the
+	// request path reads it without a lock; poolsMu serialises the
+	// copy-on-write of a change.
+	pools   atomic.Pointer[map[*upstream.Backend]*h1Pool]
 	poolsMu sync.Mutex
 	closed  atomic.Bool
 
@@ -118,11 +121,14 @@ type h1Settings struct {
 	writeTimeout          time.Duration
 	idleTimeout           time.Duration
 	maxIdle               int
+	// maxConns bounds the open connections per backend (0: none).
+	maxConns int
 }
 
 var (
-	_ Transport      = (*H1Transport)(nil)
-	_ Reconfigurable = (*H1Transport)(nil)
+	_ Transport        = (*H1Transport)(nil)
+	_ Reconfigurable   = (*H1Transport)(nil)
+	_ BackendForgetter = (*H1Transport)(nil)
 )
 
 func newH1Transport(cfg config.Upstream, log *slog.Logger) *H1Transport {
@@ -131,7 +137,7 @@ func newH1Transport(cfg config.Upstream, log *slog.Logger) *H1Transport {
 	}
 	t := &H1Transport{log: log, probeAfter: probeIdleAfter}
 	t.Reconfigure(cfg)
-	pools := map[string]*h1Pool{}
+	pools := map[*upstream.Backend]*h1Pool{}
 	t.pools.Store(&pools)
 	t.readers.New = func() any { return bufio.NewReaderSize(nil, readBufferSize) }
 	t.writers.New = func() any { return bufio.NewWriterSize(nil, writeBufferSize) }
@@ -151,6 +157,7 @@ func (t *H1Transport) Reconfigure(cfg config.Upstream) {
 		writeTimeout:          cfg.Timeouts.Write.D(),
 		idleTimeout:           cfg.Timeouts.Idle.D(),
 		maxIdle:               max(cfg.MaxIdleConns, 0),
+		maxConns:              max(cfg.Limits.MaxConnections, 0),
 	})
 }
 
@@ -168,7 +175,7 @@ func (t *H1Transport) RoundTrip(req *http.Request, b *upstream.Backend) (*http.R
 		return nil, &dialError{err: errTransportClosed}
 	}
 	hooks, _ := ctx.(exchangeHooks)
-	p := t.pool(b.Addr)
+	p := t.pool(b)
 	fresh := false
 	for {
 		c, err := p.get(ctx, req, fresh)
@@ -277,28 +284,50 @@ func (t *H1Transport) watcherFailed(err error) {
 	t.watchMu.Unlock()
 }
 
-// pool returns the pool of addr, creating it on first use.
-func (t *H1Transport) pool(addr string) *h1Pool {
-	if p := (*t.pools.Load())[addr]; p != nil {
+// pool returns the pool of b, creating it on first use.
+func (t *H1Transport) pool(b *upstream.Backend) *h1Pool {
+	if p := (*t.pools.Load())[b]; p != nil {
 		return p
 	}
 	t.poolsMu.Lock()
 	defer t.poolsMu.Unlock()
 	old := *t.pools.Load()
-	if p := old[addr]; p != nil {
+	if p := old[b]; p != nil {
 		return p
 	}
-	p := &h1Pool{t: t, addr: addr, conns: make(map[*h1Conn]struct{})}
-	next := make(map[string]*h1Pool, len(old)+1)
+	p := &h1Pool{t: t, b: b, addr: b.Addr, conns: make(map[*h1Conn]struct{})}
+	next := make(map[*upstream.Backend]*h1Pool, len(old)+1)
 	for k, v := range old {
 		next[k] = v
 	}
-	next[addr] = p
+	next[b] = p
 	t.pools.Store(&next)
 	if t.closed.Load() {
 		p.close()
 	}
 	return p
+}
+
+// ForgetBackend drops the pool of b, which left its upstream: its idle
+// connections close now, busy ones when their exchange ends. See
+// BackendForgetter.
+func (t *H1Transport) ForgetBackend(b *upstream.Backend) {
+	t.poolsMu.Lock()
+	old := *t.pools.Load()
+	p := old[b]
+	if p != nil {
+		next := make(map[*upstream.Backend]*h1Pool, len(old))
+		for k, v := range old {
+			if k != b {
+				next[k] = v
+			}
+		}
+		t.pools.Store(&next)
+	}
+	t.poolsMu.Unlock()
+	if p != nil {
+		p.retire()
+	}
 }
 
 func (t *H1Transport) getReader(r io.Reader) *bufio.Reader {
@@ -335,9 +364,10 @@ func got1xx(ctx context.Context, hooks exchangeHooks, code int, h http.Header) e
 	return nil
 }
 
-// h1Pool holds the connections to one backend address.
+// h1Pool holds the connections to one backend.
 type h1Pool struct {
 	t    *H1Transport
+	b    *upstream.Backend
 	addr string
 
 	mu sync.Mutex
@@ -346,8 +376,11 @@ type h1Pool struct {
 	// age out.
 	idle []*h1Conn
 	// conns holds every open connection, idle or busy, for Close.
-	conns  map[*h1Conn]struct{}
-	closed bool
+	conns map[*h1Conn]struct{}
+	// dialing counts the connections being dialed, which count against
+	// max_connections before they are in conns.
+	dialing int
+	closed  bool
 }
 
 // get returns an idle connection that its backend has not closed, as far
@@ -406,8 +439,19 @@ func (p *h1Pool) takeIdle(now time.Time) *h1Conn {
 }
 
 func (p *h1Pool) dial(ctx context.Context) (*h1Conn, error) {
-	d := net.Dialer{Timeout: p.t.settings.Load().connectTimeout}
+	set := p.t.settings.Load()
+	p.mu.Lock()
+	if set.maxConns > 0 && len(p.conns)+p.dialing >= set.maxConns {
+		p.mu.Unlock()
+		return nil, errConnLimit
+	}
+	p.dialing++
+	p.mu.Unlock()
+	d := net.Dialer{Timeout: set.connectTimeout}
 	nc, err := d.DialContext(ctx, "tcp", p.addr)
+	p.mu.Lock()
+	p.dialing--
+	p.mu.Unlock()
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -436,14 +480,15 @@ func (p *h1Pool) dial(ctx context.Context) (*h1Conn, error) {
 }
 
 // put returns c to the idle stack, or closes it when the pool is full or
-// closed. Expired connections at the bottom of the stack are closed on the
+// closed or its backend drains (one that ForgetBackend raced with a last
+// request keeps no idle connection). Expired connections at the bottom of the stack are closed on the
 // way, so that a pool that stays busy does not keep stale ones forever.
 func (p *h1Pool) put(c *h1Conn) {
 	c.idleSince = time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	set := p.t.settings.Load()
-	if p.closed || len(p.idle) >= set.maxIdle || c.peerGone.Load() {
+	if p.closed || len(p.idle) >= set.maxIdle || c.peerGone.Load() || p.b.Draining() {
 		// A connection whose backend closed it during the exchange
 		// (right after a response without Connection: close, say) is
 		// never pooled; peerGone cannot close it while it is busy.
@@ -495,6 +540,19 @@ func (p *h1Pool) forget(c *h1Conn) {
 func (p *h1Pool) closeIdle() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	for _, c := range p.idle {
+		p.closeLocked(c)
+	}
+	clear(p.idle)
+	p.idle = p.idle[:0]
+}
+
+// retire closes the idle connections and makes the pool close the busy
+// ones when their exchange ends.
+func (p *h1Pool) retire() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
 	for _, c := range p.idle {
 		p.closeLocked(c)
 	}

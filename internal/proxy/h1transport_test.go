@@ -224,7 +224,7 @@ func TestStaleConnection(t *testing.T) {
 func TestIdleConnectionsExpire(t *testing.T) {
 	tr := newH1Transport(config.Upstream{Timeouts: config.UpstreamTimeouts{Idle: config.Duration(time.Minute)}}, nil)
 	defer tr.Close()
-	p := tr.pool("192.0.2.1:80")
+	p := tr.poolForTest("192.0.2.1:80")
 	now := time.Now()
 	conns := make([]net.Conn, 3)
 	for i, age := range []time.Duration{3 * time.Minute, 2 * time.Minute, 10 * time.Second} {

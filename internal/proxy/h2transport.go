@@ -60,6 +60,7 @@ func newH2Transport(cfg config.Upstream, log *slog.Logger) *H2Transport {
 		Protocols:           &protocols,
 		DialContext:         t.dial,
 		MaxIdleConnsPerHost: cfg.MaxIdleConns,
+		MaxConnsPerHost:     max(cfg.Limits.MaxConnections, 0),
 		// max_idle_conns: 0 keeps no connection once its streams are done.
 		DisableKeepAlives:     cfg.MaxIdleConns <= 0,
 		IdleConnTimeout:       cfg.Timeouts.Idle.D(),

@@ -234,9 +234,20 @@ func h1(t testing.TB, tg *Target) *H1Transport {
 	return tr
 }
 
+// poolForTest returns the pool of the backend at addr, the first one found
+// or, when there is none, the pool of a new backend at addr.
+func (t *H1Transport) poolForTest(addr string) *h1Pool {
+	for b, p := range *t.pools.Load() {
+		if b.Addr == addr {
+			return p
+		}
+	}
+	return t.pool(upstream.NewBackend("test", addr))
+}
+
 // idleConnsForTest returns the number of idle connections to addr.
 func (t *H1Transport) idleConnsForTest(addr string) int {
-	p := t.pool(addr)
+	p := t.poolForTest(addr)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.idle)
@@ -245,7 +256,7 @@ func (t *H1Transport) idleConnsForTest(addr string) int {
 // idlePeerClosedForTest probes the most recently pooled idle connection to
 // addr for a close by its backend; false when there is none.
 func (t *H1Transport) idlePeerClosedForTest(addr string) bool {
-	p := t.pool(addr)
+	p := t.poolForTest(addr)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.idle) > 0 && p.idle[len(p.idle)-1].peerClosed()

@@ -100,6 +100,21 @@ func isDialError(err error) bool {
 	return errors.As(err, &de)
 }
 
+// errConnLimit is returned instead of a dial when a backend has its
+// limits.max_connections open: nothing was sent, and the backend is not at
+// fault, so the handler moves on to another backend.
+var errConnLimit = &connLimitError{}
+
+type connLimitError struct{}
+
+func (*connLimitError) Error() string { return "backend at its connection limit" }
+
+// isConnLimit reports whether err is errConnLimit.
+func isConnLimit(err error) bool {
+	var le *connLimitError
+	return errors.As(err, &le)
+}
+
 // requestBodyError marks a failure to read the client's request body: the
 // client's fault, never the backend's (413, 408 or 400 through
 // middleware.StatusFor).

@@ -60,21 +60,28 @@ type reconfiguration struct {
 
 // Commit applies what the snapshot sets on long-lived shared state: the
 // pools' settings and backends, the transports' timeouts. The gateway
-// calls it when it makes the snapshot live. It returns the backends the
-// snapshot removed from their pools, now draining, by upstream name.
-func (s *Snapshot) Commit() (removed map[string][]*upstream.Backend) {
+// calls it when it makes the snapshot live. It returns, by upstream name,
+// the backends that now drain: those the snapshot removed from their pools
+// and those it marks drain. Their idle connections should close.
+func (s *Snapshot) Commit() (draining map[string][]*upstream.Backend) {
 	for name, u := range s.Upstreams {
-		if gone := u.plan.Commit(); len(gone) > 0 {
-			if removed == nil {
-				removed = make(map[string][]*upstream.Backend)
+		gone := u.plan.Commit()
+		for _, b := range u.plan.Backends() {
+			if b.Draining() {
+				gone = append(gone, b)
 			}
-			removed[name] = gone
+		}
+		if len(gone) > 0 {
+			if draining == nil {
+				draining = make(map[string][]*upstream.Backend)
+			}
+			draining[name] = gone
 		}
 	}
 	for _, rc := range s.reconfigure {
 		rc.t.Reconfigure(rc.cfg)
 	}
-	return removed
+	return draining
 }
 
 // Listener is what a request accepted on one listener needs.
@@ -126,7 +133,7 @@ func TransportKey(u config.Upstream) string {
 		return u.Name + "|http1"
 	}
 	t := u.Timeouts
-	return fmt.Sprintf("%s|%s|%v|%v|%v|%v|%v|%d", u.Name, u.Protocol, t.Connect, t.ResponseHeader, t.Read, t.Write, t.Idle, u.MaxIdleConns)
+	return fmt.Sprintf("%s|%s|%v|%v|%v|%v|%v|%d|%d", u.Name, u.Protocol, t.Connect, t.ResponseHeader, t.Read, t.Write, t.Idle, u.MaxIdleConns, u.Limits.MaxConnections)
 }
 
 // Build compiles cfg, which must have passed config validation. A failure
