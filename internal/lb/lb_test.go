@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -40,37 +41,54 @@ func picks(p Policy, pool []*upstream.Backend, n int) []string {
 func TestNew(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		policy  string
+		cfg     config.Upstream
+		want    Policy
 		wantErr string
 	}{
-		{"empty is round robin", "", ""},
-		{"round_robin", "round_robin", ""},
-		{"unknown", "random", `unknown balancing policy "random"`},
-		{"wrong case", "Round_Robin", `unknown balancing policy "Round_Robin"`},
+		{"empty is round robin", config.Upstream{}, &RoundRobin{}, ""},
+		{"round_robin", config.Upstream{Policy: "round_robin"}, &RoundRobin{}, ""},
+		{"least_conn", config.Upstream{Policy: "least_conn"}, &LeastConn{}, ""},
+		{"p2c", config.Upstream{Policy: "p2c"}, &P2C{}, ""},
+		{"random", config.Upstream{Policy: "random"}, &Random{}, ""},
+		{"ip_hash", config.Upstream{Policy: "ip_hash"}, &IPHash{}, ""},
+		{"hash", config.Upstream{Policy: "hash"}, &Hash{}, ""},
+		{"consistent_hash default factor", config.Upstream{Policy: "consistent_hash"}, &ConsistentHash{BalanceFactor: 1.25}, ""},
+		{"consistent_hash factor", config.Upstream{Policy: "consistent_hash", BalanceFactor: 1.5}, &ConsistentHash{BalanceFactor: 1.5}, ""},
+		{"consistent_hash factor 1", config.Upstream{Policy: "consistent_hash", BalanceFactor: 1}, nil, "balance_factor must be above 1, got 1"},
+		{"ewma", config.Upstream{Policy: "ewma"}, &EWMA{}, ""},
+		{"unknown", config.Upstream{Policy: "fastest"}, nil, `unknown balancing policy "fastest"`},
+		{"wrong case", config.Upstream{Policy: "Round_Robin"}, nil, `unknown balancing policy "Round_Robin"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := New(config.Upstream{Policy: tc.policy})
+			p, err := New(tc.cfg)
 			if tc.wantErr != "" {
 				if err == nil || err.Error() != tc.wantErr || p != nil {
-					t.Errorf("New(%q) = %v, %v; want nil, %q", tc.policy, p, err, tc.wantErr)
+					t.Errorf("New(%+v) = %v, %v; want nil, %q", tc.cfg, p, err, tc.wantErr)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("New(%q) = %v, want a policy", tc.policy, err)
+				t.Fatalf("New(%+v) = %v, want a policy", tc.cfg, err)
 			}
-			if _, ok := p.(*RoundRobin); !ok {
-				t.Errorf("New(%q) = %T, want *RoundRobin", tc.policy, p)
+			if reflect.TypeOf(p) != reflect.TypeOf(tc.want) {
+				t.Errorf("New(%+v) = %T, want %T", tc.cfg, p, tc.want)
+			}
+			if ch, ok := p.(*ConsistentHash); ok && ch.BalanceFactor != tc.want.(*ConsistentHash).BalanceFactor {
+				t.Errorf("New(%+v).BalanceFactor = %v, want %v", tc.cfg, ch.BalanceFactor, tc.want.(*ConsistentHash).BalanceFactor)
 			}
 		})
 	}
 }
 
 func TestNewReturnsFreshPolicies(t *testing.T) {
-	a, _ := New(config.Upstream{Policy: "round_robin"})
-	b, _ := New(config.Upstream{Policy: "round_robin"})
-	if a == b {
-		t.Errorf("New(%q) returned the same policy twice, want one per upstream", "round_robin")
+	// least_conn is left out: it holds no state, and Go may give two
+	// zero-size values one address.
+	for _, name := range []string{"round_robin", "p2c", "random", "ip_hash", "hash", "consistent_hash", "ewma"} {
+		a, _ := New(config.Upstream{Policy: name})
+		b, _ := New(config.Upstream{Policy: name})
+		if a == b {
+			t.Errorf("New(%q) returned the same policy twice, want one per upstream", name)
+		}
 	}
 }
 

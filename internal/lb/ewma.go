@@ -1,0 +1,60 @@
+package lb
+
+import (
+	"time"
+
+	"palisade/internal/upstream"
+)
+
+// EWMA is peak-EWMA balancing as Finagle and Linkerd do it, ignoring key:
+// it draws two distinct available backends like P2C and sends the request
+// to the one of lower cost, Latency × (InFlight+1) / EffectiveWeight.
+// Latency is the backend's peak-sensitive moving average of response
+// times, which the proxy feeds only when the upstream's policy is ewma
+// (upstream.Settings.TrackLatency; ewma_decay is its time constant). A slow
+// backend is avoided as soon as it turns slow, and a backend with many
+// requests waiting costs more the slower it is.
+//
+// A backend without a sample yet (new, or the upstream just switched to
+// ewma) costs nothing while it is idle, so it wins any draw it is in and
+// gets measured; while its first requests are in flight it costs
+// unmeasuredCost per request, so it is not flooded before its latency is
+// known. The zero value is ready to use; Pick costs what P2C's does plus
+// two reads of Latency.
+type EWMA struct {
+	idx indexCache
+}
+
+var _ Policy = (*EWMA)(nil)
+
+// unmeasuredCost stands for the latency of a backend without samples while
+// it has requests in flight: far above any real response time.
+const unmeasuredCost = float64(time.Minute)
+
+// Pick returns the cheaper of two backends drawn at random.
+func (p *EWMA) Pick(pool []*upstream.Backend, _ uint64) *upstream.Backend {
+	a := p.idx.draw(pool, nil)
+	if a == nil {
+		return nil
+	}
+	b := p.idx.draw(pool, a)
+	if b == nil {
+		return a
+	}
+	if ewmaCost(b) < ewmaCost(a) {
+		return b
+	}
+	return a
+}
+
+func ewmaCost(b *upstream.Backend) float64 {
+	in := b.InFlight()
+	lat := float64(b.Latency())
+	if lat == 0 {
+		if in == 0 {
+			return 0
+		}
+		lat = unmeasuredCost
+	}
+	return lat * float64(in+1) / float64(b.EffectiveWeight())
+}
