@@ -19,8 +19,10 @@ import (
 // ewma) costs nothing while it is idle, so it wins any draw it is in and
 // gets measured; while its first requests are in flight it costs
 // unmeasuredCost per request, so it is not flooded before its latency is
-// known. The zero value is ready to use; Pick costs what P2C's does plus
-// two reads of Latency.
+// known. The zero value is ready to use. Pick costs what P2C's does plus
+// two reads of Latency, each of which takes the backend's EWMA mutex in
+// package upstream: about 110 ns at 100 backends on the 2-core bench
+// machine, above the 100 ns the other constant-time policies stay under.
 type EWMA struct {
 	idx indexCache
 }
@@ -33,21 +35,23 @@ const unmeasuredCost = float64(time.Minute)
 
 // Pick returns the cheaper of two backends drawn at random.
 func (p *EWMA) Pick(pool []*upstream.Backend, _ uint64) *upstream.Backend {
-	a := p.idx.draw(pool, nil)
+	rng := newFastRand()
+	a, wa := p.idx.draw(pool, nil, &rng)
 	if a == nil {
 		return nil
 	}
-	b := p.idx.draw(pool, a)
+	b, wb := p.idx.draw(pool, a, &rng)
 	if b == nil {
 		return a
 	}
-	if ewmaCost(b) < ewmaCost(a) {
+	if ewmaCost(b, wb) < ewmaCost(a, wa) {
 		return b
 	}
 	return a
 }
 
-func ewmaCost(b *upstream.Backend) float64 {
+// ewmaCost is b's cost, given its effective weight eff.
+func ewmaCost(b *upstream.Backend, eff int64) float64 {
 	in := b.InFlight()
 	lat := float64(b.Latency())
 	if lat == 0 {
@@ -56,5 +60,5 @@ func ewmaCost(b *upstream.Backend) float64 {
 		}
 		lat = unmeasuredCost
 	}
-	return lat * float64(in+1) / float64(b.EffectiveWeight())
+	return lat * float64(in+1) / float64(eff)
 }

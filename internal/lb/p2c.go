@@ -1,10 +1,6 @@
 package lb
 
-import (
-	"math/rand/v2"
-
-	"palisade/internal/upstream"
-)
+import "palisade/internal/upstream"
 
 // P2C is the power of two choices, ignoring key: it draws two distinct
 // available backends at random, each in proportion to its configured
@@ -26,15 +22,16 @@ var _ Policy = (*P2C)(nil)
 
 // Pick returns the less loaded of two backends drawn at random.
 func (p *P2C) Pick(pool []*upstream.Backend, _ uint64) *upstream.Backend {
-	a := p.idx.draw(pool, nil)
+	rng := newFastRand()
+	a, wa := p.idx.draw(pool, nil, &rng)
 	if a == nil {
 		return nil
 	}
-	b := p.idx.draw(pool, a)
+	b, wb := p.idx.draw(pool, a, &rng)
 	if b == nil {
 		return a
 	}
-	if b.InFlight()*a.EffectiveWeight() < a.InFlight()*b.EffectiveWeight() {
+	if b.InFlight()*wa < a.InFlight()*wb {
 		return b
 	}
 	return a
@@ -51,20 +48,22 @@ const drawTries = 4
 // keeps a backend that slow start holds back with probability
 // effective/full, which makes the whole proportional to effective
 // weight; when the draws keep missing, or pool is another slice, it falls
-// back to scanWeighted, which is exact too.
-func (c *indexCache) draw(pool []*upstream.Backend, skip *upstream.Backend) *upstream.Backend {
+// back to scanWeighted, which is exact too. It returns the backend's
+// effective weight beside it.
+func (c *indexCache) draw(pool []*upstream.Backend, skip *upstream.Backend, rng *fastRand) (*upstream.Backend, int64) {
 	if len(pool) == 0 {
-		return nil
+		return nil, 0
 	}
 	ix := c.exact(pool)
 	if ix == nil {
 		c.resolve(pool, false)
-		return scanWeighted(pool, skip)
+		return withWeight(scanWeighted(pool, skip))
 	}
 	for range drawTries {
-		i := ix.sample(rand.Uint64())
+		i := ix.sample(rng.next())
 		b := pool[i]
-		if b != ix.members[i] || b.Weight() != ix.weight(i) {
+		w := b.Weight()
+		if b != ix.members[i] || w != ix.weight(i) {
 			// The caller changed the slice in place.
 			c.resolve(pool, false)
 			break
@@ -72,10 +71,18 @@ func (c *indexCache) draw(pool []*upstream.Backend, skip *upstream.Backend) *ups
 		if b == skip || !b.Available() {
 			continue
 		}
-		if eff, full := b.EffectiveWeight(), fullWeight(b); eff < full && below(rand.Uint64(), uint64(full)) >= uint64(eff) {
+		eff, full := b.EffectiveWeight(), int64(w)*256
+		if eff < full && below(rng.next(), uint64(full)) >= uint64(eff) {
 			continue
 		}
-		return b
+		return b, eff
 	}
-	return scanWeighted(pool, skip)
+	return withWeight(scanWeighted(pool, skip))
+}
+
+func withWeight(b *upstream.Backend) (*upstream.Backend, int64) {
+	if b == nil {
+		return nil, 0
+	}
+	return b, b.EffectiveWeight()
 }

@@ -19,5 +19,7 @@ var _ Policy = (*Random)(nil)
 
 // Pick returns a backend drawn at random by weight.
 func (p *Random) Pick(pool []*upstream.Backend, _ uint64) *upstream.Backend {
-	return p.idx.draw(pool, nil)
+	rng := newFastRand()
+	b, _ := p.idx.draw(pool, nil, &rng)
+	return b
 }
