@@ -154,8 +154,8 @@ func (g *Gateway) deps(txn *lifecycle.Txn) snapshot.Deps {
 				return upstream.NewPool(name, g.log), nil
 			})
 		},
-		Policy: func(u config.Upstream) (lb.Policy, error) {
-			return g.policies.Take(txn, snapshot.PolicyKey(u), func() (lb.Policy, error) { return lb.New(u) })
+		Policy: func(key string, u config.Upstream) (lb.Policy, error) {
+			return g.policies.Take(txn, key, func() (lb.Policy, error) { return lb.New(u) })
 		},
 		HealthCheck: func(u config.Upstream, pool *upstream.Pool) error {
 			if g.NewChecker == nil {

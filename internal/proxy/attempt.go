@@ -171,8 +171,8 @@ func (ex *exchange) pickNow(key uint64) *upstream.Backend {
 	if b := t.Policy.Pick(ex.untried(t.Pool.Primaries()), key); b != nil {
 		return b
 	}
-	if backups := t.Pool.Backups(); len(backups) > 0 {
-		return t.Policy.Pick(ex.untried(backups), key)
+	if backups := t.Pool.Backups(); len(backups) > 0 && t.BackupPolicy != nil {
+		return t.BackupPolicy.Pick(ex.untried(backups), key)
 	}
 	return nil
 }

@@ -105,10 +105,11 @@ type Deps struct {
 	Log *slog.Logger
 	// Pool returns the pool of the upstream name.
 	Pool func(name string) (*upstream.Pool, error)
-	// Policy returns the balancing policy of an upstream: the same one
-	// while the upstream's name and balancing settings stay, so round-robin
-	// positions and counters survive a reload.
-	Policy func(u config.Upstream) (lb.Policy, error)
+	// Policy returns the balancing policy of an upstream kept under key
+	// (PolicyKey): the same one while the upstream's name and balancing
+	// settings stay, so round-robin positions and counters survive a
+	// reload.
+	Policy func(key string, u config.Upstream) (lb.Policy, error)
 	// HealthCheck takes the active health checker of an upstream with a
 	// health_check, on pool; nil when there is nothing to check.
 	HealthCheck func(u config.Upstream, pool *upstream.Pool) error
@@ -248,9 +249,20 @@ func buildTarget(s *Snapshot, u config.Upstream, deps Deps) (*proxy.Target, erro
 	if err != nil {
 		return nil, err
 	}
-	policy, err := deps.Policy(u)
+	policy, err := deps.Policy(PolicyKey(u), u)
 	if err != nil {
 		return nil, err
+	}
+	// The backups get a policy of their own: a policy keeps its state for
+	// one pool of backends at a time.
+	var backupPolicy lb.Policy
+	for _, bc := range u.Backends {
+		if bc.Backup {
+			if backupPolicy, err = deps.Policy(PolicyKey(u)+"|backup", u); err != nil {
+				return nil, err
+			}
+			break
+		}
 	}
 	key := TransportKey(u)
 	tr, err := deps.Transport(key, u)
@@ -270,6 +282,7 @@ func buildTarget(s *Snapshot, u config.Upstream, deps Deps) (*proxy.Target, erro
 		Name:                  u.Name,
 		Pool:                  pool,
 		Policy:                policy,
+		BackupPolicy:          backupPolicy,
 		Key:                   keySource(u),
 		Transport:             tr,
 		Forwarded:             u.Forwarded,

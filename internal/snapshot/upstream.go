@@ -138,8 +138,8 @@ func PolicyKey(u config.Upstream) string {
 	return fmt.Sprintf("%s|%s|%v", u.Name, u.Policy, float64(u.BalanceFactor))
 }
 
-// NewPolicy is lb.New, for Deps.
-func NewPolicy(u config.Upstream) (lb.Policy, error) { return lb.New(u) }
+// NewPolicy is lb.New, for a Deps.Policy that keeps nothing.
+func NewPolicy(_ string, u config.Upstream) (lb.Policy, error) { return lb.New(u) }
 
 func keySource(u config.Upstream) proxy.KeySource {
 	switch u.Policy {

@@ -3,6 +3,7 @@ package upstream
 import (
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -10,18 +11,24 @@ import (
 // Linkerd's: a sample above the estimate replaces it at once (the peak),
 // one below it pulls it down with a weight that decays with the time since
 // the last sample, so a backend that turns slow is avoided at once and one
-// that recovers is trusted again gradually. A mutex guards it: it is fed
-// only for upstreams that use the ewma policy.
+// that recovers is trusted again gradually. A read decays the estimate
+// toward zero by the time since the last sample too, as Finagle's does, so
+// a backend that was judged slow and then got no traffic is tried again.
+// Updates take a mutex (the estimate is fed only for upstreams that use
+// the ewma policy); reads are atomic.
 type peakEWMA struct {
-	mu    sync.Mutex
-	cost  float64 // nanoseconds
-	stamp int64   // Unix nanoseconds of the last update
-	decay float64 // nanoseconds; 0 until set
+	mu    sync.Mutex    // serialises updates
+	cost  atomic.Uint64 // float64 bits, nanoseconds
+	stamp atomic.Int64  // Unix nanoseconds of the last update; 0 before any
+	decay atomic.Int64  // nanoseconds; 0 until set
 }
 
 // penaltyNanos is the cost a failure counts as: a fast error must not make
 // a backend look fast.
 const penaltyNanos = float64(time.Second)
+
+// defaultDecay is the time constant when none was set.
+const defaultDecay = 10 * time.Second
 
 func (e *peakEWMA) observe(now int64, rtt time.Duration) {
 	e.mu.Lock()
@@ -31,38 +38,49 @@ func (e *peakEWMA) observe(now int64, rtt time.Duration) {
 
 func (e *peakEWMA) penalize(now int64) {
 	e.mu.Lock()
-	e.updateLocked(now, max(penaltyNanos, e.cost*2))
+	e.updateLocked(now, max(penaltyNanos, 2*math.Float64frombits(e.cost.Load())))
 	e.mu.Unlock()
 }
 
 func (e *peakEWMA) updateLocked(now int64, sample float64) {
-	switch {
-	case e.stamp == 0 || sample > e.cost:
-		e.cost = sample
-	default:
-		decay := e.decay
-		if decay <= 0 {
-			decay = float64(10 * time.Second)
-		}
-		w := math.Exp(-float64(max(now-e.stamp, 0)) / decay)
-		e.cost = e.cost*w + sample*(1-w)
+	cost := math.Float64frombits(e.cost.Load())
+	stamp := e.stamp.Load()
+	if stamp == 0 || sample > cost {
+		cost = sample
+	} else {
+		w := math.Exp(-float64(max(now-stamp, 0)) / e.decayNanos())
+		cost = cost*w + sample*(1-w)
 	}
-	e.stamp = now
+	e.cost.Store(math.Float64bits(cost))
+	e.stamp.Store(max(now, 1))
 }
 
-func (e *peakEWMA) setDecay(d time.Duration) {
-	e.mu.Lock()
-	e.decay = float64(d)
-	e.mu.Unlock()
+func (e *peakEWMA) decayNanos() float64 {
+	if d := e.decay.Load(); d > 0 {
+		return float64(d)
+	}
+	return float64(defaultDecay)
 }
 
-// read returns the estimate in nanoseconds (0 before any sample).
-func (e *peakEWMA) read() float64 {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.cost
+func (e *peakEWMA) setDecay(d time.Duration) { e.decay.Store(int64(d)) }
+
+// read returns the estimate in nanoseconds at now, decayed toward zero by
+// the time since the last sample (0 before any sample).
+func (e *peakEWMA) read(now int64) float64 {
+	stamp := e.stamp.Load()
+	if stamp == 0 {
+		return 0
+	}
+	cost := math.Float64frombits(e.cost.Load())
+	if elapsed := now - stamp; elapsed > 0 {
+		cost *= math.Exp(-float64(elapsed) / e.decayNanos())
+	}
+	return cost
 }
 
-// Latency returns the ewma policy's peak-EWMA latency estimate; zero
-// before any sample or when the upstream does not use the policy.
-func (b *Backend) Latency() time.Duration { return time.Duration(b.latency.read()) }
+// Latency returns the ewma policy's peak-EWMA latency estimate, decayed by
+// the time since its last sample; zero before any sample or when the
+// upstream does not use the policy. It reads the clock.
+func (b *Backend) Latency() time.Duration {
+	return time.Duration(b.latency.read(time.Now().UnixNano()))
+}
