@@ -887,3 +887,51 @@ func checkNotBackendFailure(t *testing.T, tg *Target, st *middleware.State) {
 		t.Errorf("State.Err = %v (status %d), want the client's failure", st.Err, got)
 	}
 }
+
+// TestStaleConnectionLargeBody is a regression test for a PUT whose body
+// is larger than retries.body_buffer, sent on a pooled connection that the
+// backend closed without answering: the transport asked the replay buffer
+// for the body again, got errNoReplay and reported it as a failure of the
+// client's body, so the client got 400 and passive health blamed no one.
+// The backend failed: the client gets 502, counted against the backend; a
+// body within the buffer is sent again on a new connection.
+func TestStaleConnectionLargeBody(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		body string
+		want int
+	}{
+		{"body within the buffer is sent again", payload(3000), 200},
+		{"body over the buffer is not", payload(20000), http.StatusBadGateway},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Each connection answers its first request and closes after
+			// reading its second.
+			be := newRawBackend(t, func(c net.Conn, br *bufio.Reader) {
+				if !answerOnce(c, br, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok") {
+					return
+				}
+				req, err := http.ReadRequest(br)
+				if err == nil {
+					io.Copy(io.Discard, req.Body)
+				}
+			})
+			tg := retryingTarget(t, config.Upstream{}, retryOn503(), generous, memberList(be.addr()))
+			pc := newProxyClient(t, tg, Options{}, nil)
+			if a := pc.get(); a.status != 200 {
+				t.Fatalf("first GET = %d, want 200", a.status)
+			}
+			a := pc.do("PUT", tc.body, nil)
+			if a.status != tc.want {
+				t.Errorf("PUT on the closed connection = %d (error %v), want %d", a.status, a.st.Err, tc.want)
+			}
+			wantFailures := uint64(0)
+			if tc.want != 200 {
+				wantFailures = 1
+			}
+			if n := tg.Pool.Primaries()[0].Failures(); n != wantFailures {
+				t.Errorf("Failures() = %d, want %d", n, wantFailures)
+			}
+		})
+	}
+}

@@ -199,6 +199,11 @@ func (t *H1Transport) RoundTrip(req *http.Request, b *upstream.Backend) (*http.R
 				return nil, err
 			}
 			body, gerr := req.GetBody()
+			if errors.Is(gerr, errNoReplay) {
+				// The body outgrew the replay buffer: the backend's
+				// failure stands, not one of the client's body.
+				return nil, err
+			}
 			if gerr != nil {
 				return nil, wrapBodyError(gerr)
 			}
