@@ -160,19 +160,38 @@ func (ex *exchange) pick(key uint64) (*upstream.Backend, error) {
 	return b, nil
 }
 
-// pickNow is pick without the queue.
+// pickNow is pick without the queue. A pin to a backup holds only while
+// no primary is available, as backups get no traffic otherwise.
 func (ex *exchange) pickNow(key uint64) *upstream.Backend {
 	t := ex.h.t
-	if s := t.Sticky; s != nil && len(ex.tried) == 0 {
-		if b := s.pinned(ex.in, t.Pool.Primaries(), t.Pool.Backups()); b != nil && b.Available() {
-			return b
-		}
+	if b := ex.pinnedIn(t.Pool.Primaries()); b != nil {
+		return b
 	}
 	if b := t.Policy.Pick(ex.untried(t.Pool.Primaries()), key); b != nil {
 		return b
 	}
-	if backups := t.Pool.Backups(); len(backups) > 0 && t.BackupPolicy != nil {
+	backups := t.Pool.Backups()
+	if len(backups) == 0 {
+		return nil
+	}
+	if b := ex.pinnedIn(backups); b != nil {
+		return b
+	}
+	if t.BackupPolicy != nil {
 		return t.BackupPolicy.Pick(ex.untried(backups), key)
+	}
+	return t.Policy.Pick(ex.untried(backups), key)
+}
+
+// pinnedIn returns the available backend of list the request's sticky
+// cookie pins, on a first try only.
+func (ex *exchange) pinnedIn(list []*upstream.Backend) *upstream.Backend {
+	s := ex.h.t.Sticky
+	if s == nil || len(ex.tried) != 0 {
+		return nil
+	}
+	if b := s.pinned(ex.in, list); b != nil && b.Available() {
+		return b
 	}
 	return nil
 }

@@ -935,3 +935,44 @@ func TestStaleConnectionLargeBody(t *testing.T) {
 		})
 	}
 }
+
+// TestStickyBackupGivesWayToPrimaries is a regression test for a client
+// pinned to a backup backend while every primary was down: the pin was
+// honoured after the primaries came back, so the backup kept getting
+// traffic with primaries available. A pin to a backup holds only while no
+// primary is available; a pin to a primary always does.
+func TestStickyBackupGivesWayToPrimaries(t *testing.T) {
+	cfg := stickyDefaults(t)
+	p1, p2, bk := newHitBackend(t, "p1", nil), newHitBackend(t, "p2", nil), newHitBackend(t, "backup", nil)
+	members := memberList(p1.addr(), p2.addr(), bk.addr())
+	members[2].Backup = true
+	tg := retryingTarget(t, config.Upstream{}, retryOn503(), generous, members)
+	tg.Sticky = NewSticky(cfg)
+	pc := newProxyClient(t, tg, Options{}, nil)
+	for _, b := range tg.Pool.Primaries() {
+		b.SetHealthy(false, "test")
+	}
+	outage := pc.get()
+	c := stickyCookie(outage, cfg.Cookie)
+	if outage.header.Get("X-Backend") != "backup" || c == nil {
+		t.Fatalf("with every primary down, GET went to %q (Set-Cookie %q), want the backup and a cookie",
+			outage.header.Get("X-Backend"), outage.header["Set-Cookie"])
+	}
+	again := pc.do("GET", "", http.Header{"Cookie": {cfg.Cookie + "=" + c.Value}})
+	if again.header.Get("X-Backend") != "backup" {
+		t.Errorf("during the outage the pinned client went to %q, want the backup", again.header.Get("X-Backend"))
+	}
+	for _, b := range tg.Pool.Primaries() {
+		b.SetHealthy(true, "test")
+	}
+	before := bk.hits.Load()
+	for range 4 {
+		a := pc.do("GET", "", http.Header{"Cookie": {cfg.Cookie + "=" + c.Value}})
+		if a.status != 200 || stickyCookie(a, cfg.Cookie) == nil {
+			t.Errorf("GET = %d (Set-Cookie %q), want 200 re-pinned to a primary", a.status, a.header["Set-Cookie"])
+		}
+	}
+	if n := bk.hits.Load() - before; n != 0 {
+		t.Errorf("the backup served %d requests pinned to it after the primaries came back, want 0", n)
+	}
+}

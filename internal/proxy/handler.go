@@ -23,7 +23,8 @@ type Target struct {
 	// reload or a name resolution changes them under a running snapshot.
 	Pool   *upstream.Pool
 	Policy lb.Policy
-	// BackupPolicy picks among the pool's backups; nil when it has none.
+	// BackupPolicy picks among the pool's backups; nil uses Policy, which
+	// then keeps its state for two pools in turn.
 	BackupPolicy lb.Policy
 	// Key says what the balancing key of a request is; KeyNone for
 	// policies that ignore it.

@@ -61,16 +61,14 @@ func (s *Sticky) token(b *upstream.Backend) string {
 
 // pinned returns the backend of pool the request's cookie pins, if the
 // cookie is present and valid and that backend is still in the pool.
-func (s *Sticky) pinned(r *http.Request, pools ...[]*upstream.Backend) *upstream.Backend {
+func (s *Sticky) pinned(r *http.Request, pool []*upstream.Backend) *upstream.Backend {
 	v, ok := cookieValue(r.Header["Cookie"], s.cookie)
 	if !ok || len(v) != tokenLen {
 		return nil
 	}
-	for _, pool := range pools {
-		for _, b := range pool {
-			if hmac.Equal([]byte(s.token(b)), []byte(v)) {
-				return b
-			}
+	for _, b := range pool {
+		if hmac.Equal([]byte(s.token(b)), []byte(v)) {
+			return b
 		}
 	}
 	return nil
