@@ -15,10 +15,8 @@ type passiveState struct {
 	winRequests atomic.Int64
 	winErrors   atomic.Int64
 	// ejections counts ejections in a row, lengthening each; it resets
-	// when the backend goes max_eject_time without being ejected again.
+	// when the backend serves a full window after its last ejection ended.
 	ejections atomic.Int64
-	// lastEnd is when the last ejection ended (Unix nanoseconds).
-	lastEnd atomic.Int64
 }
 
 // success counts a successful exchange. It writes only when a rule has
@@ -85,7 +83,9 @@ func (b *Backend) eject(now int64, set *Settings, why string) {
 			p.noteEjectionRefused(b, why)
 			return
 		}
-		if end := b.passive.lastEnd.Load(); end != 0 && now-end > int64(set.Passive.MaxEjectTime) {
+		if last := b.ejectUntil.Load(); last != 0 && now-last > int64(set.Passive.Window) {
+			// A full window served since the last ejection ended: this
+			// one is not in a row.
 			b.passive.ejections.Store(0)
 		}
 		n := b.passive.ejections.Add(1)
@@ -120,7 +120,6 @@ func (b *Backend) ejectionOver() bool {
 			return true
 		}
 		if b.state.CompareAndSwap(old, old&^stateEjected) {
-			b.passive.lastEnd.Store(until)
 			if b.pool != nil {
 				b.pool.ejected.Add(-1)
 				b.pool.logReturn(b, old&stateDown != 0)
