@@ -36,12 +36,13 @@ const slowDelay = 30 * time.Millisecond
 // restarted on the same port, made to answer 503, or made slow. It answers
 // "NAME|BODY" with an X-Backend field, and records the POSTs it received.
 type flakyBackend struct {
-	name string
-	addr string
-	mode atomic.Int32
-	hits atomic.Int64 // requests received, over every run
-	busy atomic.Int64 // 503s answered
-	slow atomic.Int64 // slow answers
+	name   string
+	addr   string
+	mode   atomic.Int32
+	hits   atomic.Int64 // requests received, over every run
+	probes atomic.Int64 // health probes received
+	busy   atomic.Int64 // 503s answered
+	slow   atomic.Int64 // slow answers
 
 	mu    sync.Mutex
 	posts map[string]bool // ids of the POSTs received
@@ -96,6 +97,12 @@ func (fb *flakyBackend) received(id string) bool {
 }
 
 func (fb *flakyBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/healthz" {
+		// The probe: a backend that answers at all is up here; only the
+		// killed one, which does not answer, goes down.
+		fb.probes.Add(1)
+		return
+	}
 	fb.hits.Add(1)
 	if r.Method == http.MethodPost {
 		fb.mu.Lock()
@@ -149,14 +156,9 @@ func poll(t *testing.T, what string, cond func() bool) {
 // POST is not retried on a status. The killed backend is ejected by
 // passive health and gets traffic again after its restart.
 //
-// TODO(health): this branch has no active health_check (Gateway.NewChecker
-// is nil). Once internal/health provides it, add a health_check to the
-// upstream and assert that the killed backend is marked down by the probes
-// and up again after its restart, ramped under slow_start.
-//
-// TODO(lb): slow_start is left out: round_robin picks by Weight, not
-// Backend.EffectiveWeight, so a recovered backend is not ramped by any
-// policy yet; assert the ramp once a policy reads EffectiveWeight.
+// The killed backend must be found by both passive health (ejected) and the
+// active check (down), and after its restart it comes back through the
+// active check and ramps up under slow start.
 func TestFailoverUnderLoad(t *testing.T) {
 	killed, busy, slow := newFlakyBackend(t, "killed"), newFlakyBackend(t, "busy"), newFlakyBackend(t, "slow")
 	logFile := filepath.Join(t.TempDir(), "access.log")
@@ -168,6 +170,8 @@ upstreams:
   - name: app
     policy: round_robin
     backends: [{address: %q}, {address: %q}, {address: %q}]
+    slow_start: 2s
+    health_check: {path: /healthz, interval: 100ms, timeout: 100ms, rise: 2, fall: 2}
     passive_health: {consecutive_failures: 3, min_requests: 10, eject_time: 1s, max_eject_time: 2s, max_ejected: 67%%}
     retries: {attempts: 3, per_try_timeout: 2s, budget: 50%%}
 `, logFile, killed.addr, busy.addr, slow.addr))
@@ -230,6 +234,7 @@ upstreams:
 	})
 	killed.kill()
 	poll(t, "passive health to eject the killed backend", func() bool { ej, _ := killedBackend.Ejected(); return ej })
+	poll(t, "the active check to take the killed backend down", func() bool { ok, _ := killedBackend.Healthy(); return !ok })
 	busy.mode.Store(modeBusy)
 	slow.mode.Store(modeSlow)
 	poll(t, "503s and slow answers", func() bool { return busy.busy.Load() >= 10 && slow.slow.Load() >= 10 })
@@ -237,6 +242,10 @@ upstreams:
 	slow.mode.Store(modeOK)
 	before := killed.hits.Load()
 	killed.start(t)
+	poll(t, "the active check to bring the restarted backend up", func() bool { ok, _ := killedBackend.Healthy(); return ok })
+	if w := killedBackend.EffectiveWeight(); w >= 256 {
+		t.Errorf("restarted backend: EffectiveWeight() = %d right after it came up, want below 256 (slow start)", w)
+	}
 	poll(t, "the restarted backend to get traffic again", func() bool { return killed.hits.Load() >= before+10 })
 	stopLoad()
 

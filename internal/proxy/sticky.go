@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
+	"sync"
 	"time"
 
 	"palisade/internal/config"
@@ -17,6 +18,11 @@ import (
 // client can keep its backend but cannot choose one, and the cookie
 // reveals no address.
 type Sticky struct {
+	// tokens caches each backend's cookie value: *upstream.Backend to
+	// string. Backends that leave their pool leave an entry behind; there
+	// are as many as backends ever seen by this upstream's config.
+	tokens sync.Map
+
 	cookie   string
 	key      []byte
 	maxAge   time.Duration
@@ -52,6 +58,15 @@ const tokenLen = 24
 // token returns the cookie value that pins b: an HMAC of the upstream and
 // address, cut to 18 bytes. It is computed once per backend and cached.
 func (s *Sticky) token(b *upstream.Backend) string {
+	if v, ok := s.tokens.Load(b); ok {
+		return v.(string)
+	}
+	v := s.mint(b)
+	s.tokens.Store(b, v)
+	return v
+}
+
+func (s *Sticky) mint(b *upstream.Backend) string {
 	m := hmac.New(sha256.New, s.key)
 	m.Write([]byte(b.Upstream))
 	m.Write([]byte{0})

@@ -9,10 +9,14 @@ import (
 // Finagle's RetryBudget (10 s).
 const budgetWindow = 10
 
-// retryBudget caps retries at a share of the requests of the last
-// budgetWindow seconds plus a floor per second. It is touched only when a
-// request is about to be retried; requests are counted by the backends'
-// own counters, so the budget costs the first try nothing.
+// retryBudget caps retries at a share of the first tries of the last
+// budgetWindow seconds plus a floor per second, spent over the window as
+// Finagle's does. It is touched only when a request is about to be
+// retried; requests are counted by the backends' own counters, so the
+// budget costs the first try nothing. The window's requests are counted
+// from the first retry in it: after a quiet spell only the floor is
+// available until the window fills again, so min_per_second 0 refuses the
+// first retry of a window.
 type retryBudget struct {
 	mu      sync.Mutex
 	buckets [budgetWindow]budgetBucket
@@ -44,7 +48,10 @@ func (rb *retryBudget) take(now int64, total uint64, ratio float64, minPerSec in
 		oldest = min(oldest, bk.base)
 		retries += bk.retries
 	}
-	allowed := float64(minPerSec*budgetWindow) + ratio*float64(total-oldest)
+	// Retries are requests too (Acquire counts them); the budget is a
+	// share of first tries.
+	first := max(int64(total-oldest)-int64(retries), 0)
+	allowed := float64(minPerSec*budgetWindow) + ratio*float64(first)
 	if float64(retries) >= allowed {
 		return false
 	}

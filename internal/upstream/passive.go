@@ -65,45 +65,50 @@ func (ps *passiveState) failure(b *Backend, status bool) {
 }
 
 // eject takes b out of rotation unless the upstream already has its
-// largest share of backends ejected.
+// largest share of backends ejected. Ejections are rare and decided under
+// the pool's ejectMu, so that two backends failing at once cannot both
+// pass the share check, nor two failures of one backend both lengthen its
+// ejection.
 func (b *Backend) eject(now int64, set *Settings, why string) {
 	p := b.pool
-	for {
-		old := b.state.Load()
-		if old&stateEjected != 0 {
-			return
-		}
-		// As nginx never marks the only server of a group down, at least
-		// one backend always stays: ejecting the last would turn every
-		// request into a 503 rather than a try.
-		total := int64(p.size())
-		maxEjected := int64(float64(total) * set.Passive.MaxEjected)
-		maxEjected = min(max(maxEjected, 1), total-1)
-		if int64(p.ejected.Load()) >= maxEjected {
-			p.noteEjectionRefused(b, why)
-			return
-		}
-		if last := b.ejectUntil.Load(); last != 0 && now-last > int64(set.Passive.Window) {
-			// A full window served since the last ejection ended: this
-			// one is not in a row.
-			b.passive.ejections.Store(0)
-		}
-		n := b.passive.ejections.Add(1)
-		d := min(time.Duration(n)*set.Passive.EjectTime, set.Passive.MaxEjectTime)
-		b.ejectUntil.Store(now + int64(d))
-		if !b.state.CompareAndSwap(old, old|stateEjected) {
-			b.passive.ejections.Add(-1)
-			continue
-		}
-		p.ejected.Add(1)
-		b.passive.consecutive.Store(0)
-		b.passive.winStart.Store(0)
-		reason := "ejected: " + why
-		b.reason.Store(&reason)
-		p.logEjection(b, why, d)
-		p.changed()
+	p.ejectMu.Lock()
+	defer p.ejectMu.Unlock()
+	if b.state.Load()&stateEjected != 0 {
 		return
 	}
+	// As nginx never marks the only server of a group down, at least one
+	// backend always stays: ejecting the last would turn every request
+	// into a 503 rather than a try.
+	total := int64(p.size())
+	maxEjected := int64(float64(total) * set.Passive.MaxEjected)
+	maxEjected = min(max(maxEjected, 1), total-1)
+	if int64(p.ejected.Load()) >= maxEjected {
+		p.noteEjectionRefused(b, why)
+		return
+	}
+	if last := b.ejectUntil.Load(); last != 0 && now-last > int64(set.Passive.Window) {
+		// A full window served since the last ejection ended: this one is
+		// not in a row.
+		b.passive.ejections.Store(0)
+	}
+	n := b.passive.ejections.Add(1)
+	d := min(time.Duration(n)*set.Passive.EjectTime, set.Passive.MaxEjectTime)
+	// The end time is stored before the bit is set: Available reads the
+	// bit, then the time.
+	b.ejectUntil.Store(now + int64(d))
+	for {
+		old := b.state.Load()
+		if b.state.CompareAndSwap(old, old|stateEjected) {
+			break
+		}
+	}
+	p.ejected.Add(1)
+	b.passive.consecutive.Store(0)
+	b.passive.winStart.Store(0)
+	reason := "ejected: " + why
+	b.reason.Store(&reason)
+	p.logEjection(b, why, d)
+	p.changed()
 }
 
 // ejectionOver ends an ejection whose time has come and reports whether b

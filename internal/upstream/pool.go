@@ -77,6 +77,7 @@ type Pool struct {
 	settings atomic.Pointer[Settings]
 	members  atomic.Pointer[members]
 	ejected  atomic.Int32
+	ejectMu  sync.Mutex // serialises ejection decisions
 
 	waiters atomic.Int32
 	wakeMu  sync.Mutex
