@@ -29,8 +29,9 @@ func (e *memberError) Unwrap() error { return e.err }
 
 // Members returns the pool members of u: one per backend written as an IP
 // address, one per address of a backend written as a host name, with the
-// shortest TTL of those answers (0 when u names no host). resolve nil
-// uses the system resolver, whose answers carry no TTL.
+// shortest TTL of those answers (0 when u names no host). A name whose
+// answer has no TTL counts as resolve.interval. resolve nil uses the
+// system resolver, whose answers carry no TTL.
 func Members(ctx context.Context, u config.Upstream, resolve func(context.Context, config.Upstream, string) ([]netip.Addr, time.Duration, error)) ([]upstream.Member, time.Duration, error) {
 	members := make([]upstream.Member, 0, len(u.Backends))
 	seen := make(map[string]bool, len(u.Backends))
@@ -58,11 +59,11 @@ func Members(ctx context.Context, u config.Upstream, resolve func(context.Contex
 		if len(addrs) == 0 {
 			return nil, 0, &memberError{i, fmt.Errorf("resolving %q: no addresses", host)}
 		}
-		if t > 0 && (ttl == 0 || t < ttl) {
-			ttl = t
+		if t <= 0 {
+			t = u.Resolve.Interval.D() // a name without a TTL: refreshed on the interval
 		}
-		if ttl == 0 {
-			ttl = -1 // a name without a TTL: refreshed on the interval
+		if ttl == 0 || t < ttl {
+			ttl = t
 		}
 		for _, a := range addrs {
 			mm := m
@@ -72,9 +73,6 @@ func Members(ctx context.Context, u config.Upstream, resolve func(context.Contex
 				members = append(members, mm)
 			}
 		}
-	}
-	if ttl < 0 {
-		ttl = u.Resolve.Interval.D()
 	}
 	return members, ttl, nil
 }
