@@ -50,6 +50,9 @@ type Gateway struct {
 	// Resolve resolves backend host names for builds and refreshes; nil
 	// uses the system resolver. Set before the first Apply.
 	Resolve func(ctx context.Context, u config.Upstream, host string) ([]netip.Addr, time.Duration, error)
+	// refreshing counts the running refreshers' goroutines; Shutdown waits
+	// for them without holding mu, which they take to commit.
+	refreshing sync.WaitGroup
 
 	mu        sync.Mutex // serialises Apply and Shutdown; guards the fields below
 	listeners map[string]*openListener
@@ -445,7 +448,11 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.closed = true
 	listeners := g.listeners
 	g.listeners = map[string]*openListener{}
+	// Stop re-resolving now: the pools are about to go. The refreshers
+	// may be waiting for mu, so they are waited for only once it is free.
+	g.resolvers.Close()
 	g.mu.Unlock()
+	g.refreshing.Wait()
 
 	var wg sync.WaitGroup
 	var firstErr error
@@ -471,7 +478,6 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.resolvers.Close()
 	g.checkers.Close()
 	g.transports.Close()
 	g.accessLogs.Close()

@@ -16,52 +16,67 @@ import (
 // (at least a second) but never longer than resolve.interval. A failed
 // resolution keeps the addresses it had and is logged once per change
 // between failing and succeeding.
+//
+// A refresher commits to the pool under g.mu, and is stopped under g.mu
+// (by the reload that replaces it, or by Shutdown), so stop only asks its
+// goroutine to end and never waits for it: the goroutine may itself be
+// waiting for g.mu. Shutdown waits for g.refreshing after letting go of
+// g.mu.
 type refresher struct {
-	g     *Gateway
-	u     *snapshot.Upstream
-	once  sync.Once
-	stopC chan struct{}
-	done  chan struct{}
+	g    *Gateway
+	u    *snapshot.Upstream
+	once sync.Once
+	// ctx ends when the refresher is stopped, cutting short a lookup in
+	// flight; apply checks it under g.mu.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 func (g *Gateway) newRefresher(u *snapshot.Upstream) *refresher {
-	return &refresher{g: g, u: u, stopC: make(chan struct{}), done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &refresher{g: g, u: u, ctx: ctx, cancel: cancel}
 }
 
 // minRefresh is the shortest wait between two resolutions of a name.
 const minRefresh = time.Second
 
+// refreshTimeout bounds one refresh, every name of the upstream included.
+const refreshTimeout = 5 * time.Second
+
+// start runs the refresher's goroutine, once.
 func (r *refresher) start() {
-	r.once.Do(func() { go r.run() })
+	r.once.Do(func() {
+		r.g.refreshing.Add(1)
+		go r.run()
+	})
 }
 
+// stop ends the refresher without waiting for its goroutine. A refresher
+// stopped before it started never starts.
 func (r *refresher) stop() {
-	started := true
-	r.once.Do(func() { started = false })
-	close(r.stopC)
-	if started {
-		<-r.done
-	}
+	r.once.Do(func() {})
+	r.cancel()
 }
 
 func (r *refresher) run() {
-	defer close(r.done)
+	defer r.g.refreshing.Done()
 	cfg := r.u.Config
 	wait := r.u.TTL
 	failing := false
-	var last []upstream.Member
 	for {
-		wait = min(max(wait, minRefresh), cfg.Resolve.Interval.D())
-		timer := time.NewTimer(wait)
+		timer := time.NewTimer(min(max(wait, minRefresh), cfg.Resolve.Interval.D()))
 		select {
-		case <-r.stopC:
+		case <-r.ctx.Done():
 			timer.Stop()
 			return
 		case <-timer.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(r.ctx, refreshTimeout)
 		members, ttl, err := snapshot.Members(ctx, cfg, r.g.Resolve)
 		cancel()
+		if r.ctx.Err() != nil {
+			return
+		}
 		if err != nil {
 			if !failing {
 				r.g.log.Warn("resolving backends failed; keeping the addresses resolved before", "upstream", cfg.Name, "error", err)
@@ -75,25 +90,19 @@ func (r *refresher) run() {
 			failing = false
 		}
 		wait = ttl
-		if slices.Equal(members, last) {
-			continue
-		}
-		last = members
 		r.apply(members)
 	}
 }
 
-// apply gives the pool members, unless a reload replaced this refresher.
+// apply gives the pool members, unless a reload replaced this refresher
+// or the pool already has exactly these addresses. It compares with the
+// pool rather than with its own last answer because a reload that keeps
+// the refresher resolves the names anew and may have changed the pool.
 func (r *refresher) apply(members []upstream.Member) {
 	g := r.g
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	select {
-	case <-r.stopC:
-		return
-	default:
-	}
-	if g.closed {
+	if r.ctx.Err() != nil || g.closed {
 		return
 	}
 	snap := g.live.Load()
@@ -102,10 +111,16 @@ func (r *refresher) apply(members []upstream.Member) {
 		return
 	}
 	before := addrs(cur.Pool)
-	removed := cur.Pool.Plan(snapshot.PoolSettings(cur.Config), members).Commit()
-	if after := addrs(cur.Pool); !slices.Equal(before, after) {
-		g.log.Info("backends resolved anew", "upstream", cur.Config.Name, "backends", after)
+	want := make([]string, 0, len(members))
+	for _, m := range members {
+		want = append(want, m.Addr)
 	}
+	slices.Sort(want)
+	if slices.Equal(sorted(before), want) {
+		return
+	}
+	removed := cur.Pool.Plan(snapshot.PoolSettings(cur.Config), members).Commit()
+	g.log.Info("backends resolved anew", "upstream", cur.Config.Name, "backends", addrs(cur.Pool))
 	if len(removed) > 0 {
 		g.forgetBackends(snap, map[string][]*upstream.Backend{cur.Config.Name: removed})
 	}
@@ -120,4 +135,10 @@ func addrs(p *upstream.Pool) []string {
 		out = append(out, b.Addr)
 	}
 	return out
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
 }
