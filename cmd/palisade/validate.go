@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
+	"time"
 
 	"palisade/internal/config"
 	"palisade/internal/obs"
 	"palisade/internal/proxy"
+	"palisade/internal/resolve"
 	"palisade/internal/snapshot"
 	"palisade/internal/upstream"
 )
@@ -32,8 +36,11 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 
 // dryBuild compiles cfg as a reload would, without opening anything, so
 // validate also reports what only the build can see (route conflicts, an
-// access log file that could not be opened: checked, not created).
+// access log file that could not be opened: checked, not created, a
+// backend host name that does not resolve). Names are resolved as run
+// resolves them, through each upstream's resolve.nameserver.
 func dryBuild(cfg *config.Config) error {
+	res := resolve.New(nil)
 	var made []proxy.Transport
 	defer func() {
 		for _, t := range made {
@@ -46,6 +53,9 @@ func dryBuild(cfg *config.Config) error {
 			return upstream.NewPool(name, nil), nil
 		},
 		Policy: snapshot.NewPolicy,
+		Resolve: func(ctx context.Context, u config.Upstream, host string) ([]netip.Addr, time.Duration, error) {
+			return res.Lookup(ctx, u.Resolve.Nameserver, host)
+		},
 		Transport: func(_ string, u config.Upstream) (proxy.Transport, error) {
 			t, err := proxy.NewTransport(u, slog.New(slog.DiscardHandler))
 			if err == nil {

@@ -21,6 +21,7 @@ import (
 	"palisade/internal/lifecycle"
 	"palisade/internal/obs"
 	"palisade/internal/proxy"
+	"palisade/internal/resolve"
 	"palisade/internal/server"
 	"palisade/internal/snapshot"
 	"palisade/internal/tlsconf"
@@ -47,8 +48,10 @@ type Gateway struct {
 	// (health.New by default); nil leaves health checks off. Set before
 	// the first Apply.
 	NewChecker func(cfg config.HealthCheck, pool *upstream.Pool, log *slog.Logger) (Checker, error)
-	// Resolve resolves backend host names for builds and refreshes; nil
-	// uses the system resolver. Set before the first Apply.
+	// Resolve resolves backend host names for builds and refreshes. New
+	// sets it to a resolve.Resolver asking u's resolve.nameserver, or the
+	// system's nameservers, for answers with their TTL; nil uses the
+	// system resolver, without TTL. Set before the first Apply.
 	Resolve func(ctx context.Context, u config.Upstream, host string) ([]netip.Addr, time.Duration, error)
 	// refreshing counts the running refreshers' goroutines; Shutdown waits
 	// for them without holding mu, which they take to commit.
@@ -94,6 +97,10 @@ func New(log *slog.Logger) *Gateway {
 		tls:         make(map[string]*tlsconf.Listener),
 		closingC:    make(chan struct{}),
 		retireAfter: 30 * time.Second,
+	}
+	res := resolve.New(log)
+	g.Resolve = func(ctx context.Context, u config.Upstream, host string) ([]netip.Addr, time.Duration, error) {
+		return res.Lookup(ctx, u.Resolve.Nameserver, host)
 	}
 	g.pools = lifecycle.NewSet(func(_ string, p *upstream.Pool) {
 		// A removed upstream: its backends take no new request, and its
