@@ -976,3 +976,35 @@ func TestStickyBackupGivesWayToPrimaries(t *testing.T) {
 		t.Errorf("the backup served %d requests pinned to it after the primaries came back, want 0", n)
 	}
 }
+
+// TestPerTryTimeoutH2C checks per_try_timeout on an h2c upstream, whose
+// http.Transport holds its own response_header timeout: a GET waiting past
+// the per-try timeout on one backend goes to the next.
+func TestPerTryTimeoutH2C(t *testing.T) {
+	hang := make(chan struct{})
+	var slowHits, fastHits atomic.Int64
+	slow := newH2CBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		slowHits.Add(1)
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(hang) })
+	fast := newH2CBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fastHits.Add(1)
+		io.WriteString(w, "fast")
+	}))
+	rp := retryOn503()
+	rp.PerTryTimeout = 200 * time.Millisecond
+	cfg := config.Upstream{Protocol: "h2c", Timeouts: config.UpstreamTimeouts{ResponseHeader: config.Duration(time.Minute)}}
+	cfg.Retries.PerTryTimeout = config.Duration(rp.PerTryTimeout)
+	tg := retryingTarget(t, cfg, rp, generous, memberList(addr(slow), addr(fast)))
+	a := newProxyClient(t, tg, Options{}, nil).do("GET", "", nil)
+	if a.status != 200 || a.body != "fast" {
+		t.Fatalf("GET = %d %q, want 200 %q", a.status, a.body, "fast")
+	}
+	if slowHits.Load() != 1 || fastHits.Load() != 1 {
+		t.Errorf("requests to slow, fast = %d, %d, want 1, 1", slowHits.Load(), fastHits.Load())
+	}
+}

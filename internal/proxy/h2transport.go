@@ -37,6 +37,8 @@ type H2Transport struct {
 	// readTimeout and writeTimeout are the upstream's read and write
 	// timeouts; zero disables one.
 	readTimeout, writeTimeout time.Duration
+	// perTryTimeout is retries.per_try_timeout (see perTry).
+	perTryTimeout time.Duration
 
 	mu     sync.Mutex
 	conns  map[*trackedConn]struct{}
@@ -51,8 +53,9 @@ func newH2Transport(cfg config.Upstream, log *slog.Logger) *H2Transport {
 		dialer: net.Dialer{Timeout: cfg.Timeouts.Connect.D()},
 		conns:  make(map[*trackedConn]struct{}),
 
-		readTimeout:  cfg.Timeouts.Read.D(),
-		writeTimeout: cfg.Timeouts.Write.D(),
+		readTimeout:   cfg.Timeouts.Read.D(),
+		writeTimeout:  cfg.Timeouts.Write.D(),
+		perTryTimeout: cfg.Retries.PerTryTimeout.D(),
 	}
 	var protocols http.Protocols
 	protocols.SetUnencryptedHTTP2(true)
@@ -86,7 +89,15 @@ func (t *H2Transport) RoundTrip(req *http.Request, b *upstream.Backend) (*http.R
 	if w != nil {
 		req = w.req
 	}
+	head := t.perTry(&req)
 	resp, err := t.rt.RoundTrip(req)
+	if head != nil && !head.arrived() {
+		// The timer won: the request is cancelled, whatever came back.
+		if err == nil {
+			resp.Body.Close()
+		}
+		resp, err = nil, head.cause
+	}
 	if err != nil {
 		if w != nil {
 			w.end()
@@ -108,6 +119,42 @@ func (t *H2Transport) RoundTrip(req *http.Request, b *upstream.Backend) (*http.R
 		resp.Body = w
 	}
 	return resp, nil
+}
+
+// perTry bounds the wait for the response head with the upstream's
+// retries.per_try_timeout when it is shorter than response_header, which
+// http.Transport holds fixed: a timer cancels the request's context unless
+// the head arrived first. It costs a context and a timer per request, only
+// for upstreams that set per_try_timeout; nil when none applies.
+func (t *H2Transport) perTry(req **http.Request) *headDeadline {
+	d := t.perTryTimeout
+	if d <= 0 || (t.rt.ResponseHeaderTimeout > 0 && d >= t.rt.ResponseHeaderTimeout) {
+		return nil
+	}
+	ctx, cancel := context.WithCancelCause((*req).Context())
+	*req = (*req).WithContext(ctx)
+	hd := &headDeadline{cause: responseHeaderTimeoutError(d)}
+	hd.timer = time.AfterFunc(d, func() {
+		if hd.state.CompareAndSwap(0, 1) {
+			cancel(hd.cause)
+		}
+	})
+	return hd
+}
+
+// headDeadline is one try's wait for a response head. The timer and the
+// round trip race to settle state: 1 the timer cancelled the request, 2 the
+// head arrived first, so the body is never cut by a timer that fired late.
+type headDeadline struct {
+	timer *time.Timer
+	state atomic.Int32
+	cause error
+}
+
+// arrived settles the race for the round trip; false when the timer won.
+func (hd *headDeadline) arrived() bool {
+	hd.timer.Stop()
+	return hd.state.CompareAndSwap(0, 2)
 }
 
 // watch returns the watch of an exchange for req, or nil when no timeout

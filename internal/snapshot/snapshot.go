@@ -134,7 +134,7 @@ func TransportKey(u config.Upstream) string {
 		return u.Name + "|http1"
 	}
 	t := u.Timeouts
-	return fmt.Sprintf("%s|%s|%v|%v|%v|%v|%v|%d|%d", u.Name, u.Protocol, t.Connect, t.ResponseHeader, t.Read, t.Write, t.Idle, u.MaxIdleConns, u.Limits.MaxConnections)
+	return fmt.Sprintf("%s|%s|%v|%v|%v|%v|%v|%d|%d|%v", u.Name, u.Protocol, t.Connect, t.ResponseHeader, t.Read, t.Write, t.Idle, u.MaxIdleConns, u.Limits.MaxConnections, u.Retries.PerTryTimeout)
 }
 
 // Build compiles cfg, which must have passed config validation. A failure
