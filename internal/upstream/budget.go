@@ -10,13 +10,12 @@ import (
 const budgetWindow = 10
 
 // retryBudget caps retries at a share of the first tries of the last
-// budgetWindow seconds plus a floor per second, spent over the window as
-// Finagle's does. It is touched only when a request is about to be
-// retried; requests are counted by the backends' own counters, so the
-// budget costs the first try nothing. The window's requests are counted
-// from the first retry in it: after a quiet spell only the floor is
-// available until the window fills again, so min_per_second 0 refuses the
-// first retry of a window.
+// budgetWindow seconds plus a floor per second. It is touched only when a
+// request is about to be retried; requests are counted by the backends'
+// own counters, so the budget costs the first try nothing. The window's
+// requests are counted from its oldest bucket, which begins at the first
+// retry of its second: requests before it are left out, so the budget errs
+// on the side of fewer retries, never more.
 type retryBudget struct {
 	mu      sync.Mutex
 	buckets [budgetWindow]budgetBucket
@@ -48,10 +47,15 @@ func (rb *retryBudget) take(now int64, total uint64, ratio float64, minPerSec in
 		oldest = min(oldest, bk.base)
 		retries += bk.retries
 	}
-	// Retries are requests too (Acquire counts them); the budget is a
-	// share of first tries.
-	first := max(int64(total-oldest)-int64(retries), 0)
-	allowed := float64(minPerSec*budgetWindow) + ratio*float64(first)
+	// Every retry counted was granted after the oldest bucket began and,
+	// once sent, is in total as a request of its own: left in, each retry
+	// would raise its own allowance, and a budget of 100% would never run
+	// out. The share is of first tries.
+	var firstTries uint64
+	if n := total - oldest; n > uint64(retries) {
+		firstTries = n - uint64(retries)
+	}
+	allowed := float64(minPerSec*budgetWindow) + ratio*float64(firstTries)
 	if float64(retries) >= allowed {
 		return false
 	}
