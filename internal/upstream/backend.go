@@ -113,23 +113,28 @@ func (b *Backend) Usable() bool {
 
 // SetHealthy records the verdict of the active health check with its
 // reason ("status 503", "connect: connection refused"). It reports whether
-// the verdict changed, so the caller logs each transition once. A backend
+// the verdict changed, so the caller logs each transition once; a verdict
+// that did not change changes nothing, its reason included. A backend
 // coming up also ends a passive ejection: the active check has the last
-// word, and the backend ramps up under slow start.
+// word, and the backend ramps up under slow start. A backend that stays up
+// stays ejected: probes that pass do not cut an ejection short.
 func (b *Backend) SetHealthy(ok bool, reason string) (changed bool) {
-	b.reason.Store(&reason)
 	for {
 		old := b.state.Load()
 		next := old | stateDown
 		if ok {
-			next = old &^ (stateDown | stateEjected)
+			next = old &^ stateDown
+			if old&stateDown != 0 {
+				next &^= stateEjected
+			}
 		}
 		if next == old {
 			return false
 		}
 		if b.state.CompareAndSwap(old, next) {
+			b.reason.Store(&reason)
 			if ok {
-				if old&stateEjected != 0 && b.pool != nil {
+				if old&stateEjected != 0 && next&stateEjected == 0 && b.pool != nil {
 					b.pool.ejected.Add(-1)
 				}
 				b.startRamp()

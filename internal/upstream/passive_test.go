@@ -334,3 +334,43 @@ func TestHealthyReason(t *testing.T) {
 		t.Errorf("after SetHealthy(true, %q): Healthy() = %v, %q; want true, %q", "probe passed", ok, reason, "probe passed")
 	}
 }
+
+// TestSetHealthyUpKeepsEjection guards a bug: SetHealthy(true) on a backend
+// that was up but ejected ended the ejection and reported a change, so a
+// health check calling it after every passing probe cut every passive
+// ejection short to one probe interval and logged a transition that did
+// not happen; and a verdict that did not change still replaced the reason
+// of the last change (the ejection's, or the one the transition logged).
+func TestSetHealthyUpKeepsEjection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p, _ := newTestPool(t, passiveSettings(1, 0, 1), testMembers(4)...)
+		b := p.Primaries()[0]
+		exchange(b, errConnect)
+		w := p.Watch()
+		if b.SetHealthy(true, "probe passed") {
+			t.Errorf("SetHealthy(true) of an up, ejected backend = true, want false")
+		}
+		if ej, _ := b.Ejected(); !ej || b.Available() {
+			t.Errorf("after a passing probe: Ejected, Available = %v, %v; want true, false", ej, b.Available())
+		}
+		if got := p.ejected.Load(); got != 1 {
+			t.Errorf("after a passing probe: pool ejected count = %d, want 1", got)
+		}
+		if ok, reason := b.Healthy(); !ok || reason != "ejected: consecutive failures" {
+			t.Errorf("after a passing probe: Healthy() = %v, %q; want true, %q", ok, reason, "ejected: consecutive failures")
+		}
+		if closed(w) {
+			t.Errorf("after a passing probe: Watch() closed, want open")
+		}
+		time.Sleep(30 * time.Second)
+		if !b.Available() {
+			t.Errorf("after eject_time: Available() = false, want true")
+		}
+
+		b.SetHealthy(false, "status 503")
+		b.SetHealthy(false, "connect: connection refused")
+		if ok, reason := b.Healthy(); ok || reason != "status 503" {
+			t.Errorf("down twice: Healthy() = %v, %q; want false, %q (the reason of the change)", ok, reason, "status 503")
+		}
+	})
+}
