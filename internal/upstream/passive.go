@@ -86,7 +86,7 @@ func (b *Backend) eject(now int64, set *Settings, why string) {
 		p.noteEjectionRefused(b, why)
 		return
 	}
-	if last := b.ejectUntil.Load(); last != 0 && now-last > int64(set.Passive.Window) {
+	if last := b.ejectUntil.Load(); last != 0 && now-last >= int64(set.Passive.Window) {
 		// A full window served since the last ejection ended: this one is
 		// not in a row.
 		b.passive.ejections.Store(0)

@@ -374,3 +374,37 @@ func TestSetHealthyUpKeepsEjection(t *testing.T) {
 		}
 	})
 }
+
+// TestEjectionTimeResets guards a bug: the count of ejections in a row
+// never reset, though it is documented to once the backend serves a full
+// window without being ejected again, so a backend ejected now and then
+// over days was ejected for max_eject_time each time.
+func TestEjectionTimeResets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		set := passiveSettings(1, 0, 1)
+		set.Passive.EjectTime = 10 * time.Second
+		p, _ := newTestPool(t, set, testMembers(4)...)
+		b := p.Primaries()[0]
+		for i, step := range []struct {
+			served time.Duration // since the previous ejection ended
+			want   time.Duration
+		}{
+			{0, 10 * time.Second},
+			{0, 20 * time.Second},
+			{10*time.Second - time.Nanosecond, 30 * time.Second},
+			{10 * time.Second, 10 * time.Second},
+			{time.Hour, 10 * time.Second},
+		} {
+			time.Sleep(step.served)
+			exchange(b, errConnect)
+			ej, until := b.Ejected()
+			if got := until.Sub(time.Now()); !ej || got != step.want {
+				t.Fatalf("ejection %d, %v after the last one ended: Ejected() = %v for %v, want true for %v", i+1, step.served, ej, got, step.want)
+			}
+			time.Sleep(step.want)
+			if !b.Available() {
+				t.Fatalf("ejection %d: Available() = false at its end", i+1)
+			}
+		}
+	})
+}
