@@ -73,7 +73,11 @@ func (b *Backend) eject(now int64, set *Settings, why string) {
 	p := b.pool
 	p.ejectMu.Lock()
 	defer p.ejectMu.Unlock()
-	if b.state.Load()&stateEjected != 0 {
+	// A draining backend, removed by a reload or configured to drain,
+	// takes no new request: ejecting it would only hold a share of the
+	// pool's ejections, for good once it left the pool, where nothing ends
+	// its ejection.
+	if b.state.Load()&(stateEjected|stateDraining) != 0 {
 		return
 	}
 	// As nginx never marks the only server of a group down, at least one

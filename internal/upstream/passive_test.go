@@ -408,3 +408,33 @@ func TestEjectionTimeResets(t *testing.T) {
 		}
 	})
 }
+
+// TestDrainingNotEjected guards a bug: a request in flight to a backend a
+// reload removed that then failed ejected the removed backend, and since
+// nothing asks a backend outside the pool whether its ejection ended, the
+// pool's ejected count kept it for good and refused the ejections of its
+// members: here the one ejection 3 members allow.
+func TestDrainingNotEjected(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		set := passiveSettings(1, 0, 1)
+		p, log := newTestPool(t, set, testMembers(4)...)
+		list := p.Primaries()
+		removed, drained := list[0], list[1]
+		release := removed.Acquire()
+		p.Plan(set, []Member{{Addr: addr(1), Drain: true}, {Addr: addr(2)}, {Addr: addr(3)}}).Commit()
+		release(time.Millisecond, errConnect)
+		exchange(drained, errConnect)
+		for _, b := range []*Backend{removed, drained} {
+			if ejectedBit(b) {
+				t.Errorf("%s failed while draining: ejected, want not", b.Addr)
+			}
+		}
+		if got := p.ejected.Load(); got != 0 {
+			t.Fatalf("after failures of draining backends: pool ejected count = %d, want 0", got)
+		}
+		exchange(list[2], errConnect)
+		if ej, _ := list[2].Ejected(); !ej {
+			t.Errorf("a member failing: Ejected() = false, want true; log:\n%s", log)
+		}
+	})
+}
