@@ -99,14 +99,16 @@ func (b *Backend) eject(now int64, set *Settings, why string) {
 	d := min(time.Duration(n)*set.Passive.EjectTime, set.Passive.MaxEjectTime)
 	// The end time is stored before the bit is set: Available reads the
 	// bit, then the time.
+	// The count rises before the bit is set, as every count down follows
+	// the bit's clearing: the count never falls below the ejected members.
 	b.ejectUntil.Store(now + int64(d))
+	p.ejected.Add(1)
 	for {
 		old := b.state.Load()
 		if b.state.CompareAndSwap(old, old|stateEjected) {
 			break
 		}
 	}
-	p.ejected.Add(1)
 	b.passive.consecutive.Store(0)
 	b.passive.winStart.Store(0)
 	reason := "ejected: " + why
@@ -119,14 +121,16 @@ func (b *Backend) eject(now int64, set *Settings, why string) {
 // is no longer ejected. It runs on the request path only while b is
 // ejected.
 func (b *Backend) ejectionOver() bool {
-	until := b.ejectUntil.Load()
-	if time.Now().UnixNano() < until {
-		return false
-	}
+	now := time.Now().UnixNano()
 	for {
 		old := b.state.Load()
 		if old&stateEjected == 0 {
 			return true
+		}
+		// The end is read after the state: eject stores it before it sets
+		// the bit, so the end of the last ejection never ends a new one.
+		if now < b.ejectUntil.Load() {
+			return false
 		}
 		if b.state.CompareAndSwap(old, old&^stateEjected) {
 			if b.pool != nil {

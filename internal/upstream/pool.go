@@ -212,11 +212,17 @@ func (pl *Plan) Commit() (removed []*Backend) {
 			next.primary = append(next.primary, b)
 		}
 	}
+	// Removals take ejectMu: an ejection decided at the same time must
+	// either count before the removal clears it or see the backend
+	// draining.
+	p.ejectMu.Lock()
+	defer p.ejectMu.Unlock()
 	for addr, b := range p.byAddr {
 		if keep[addr] == nil {
 			b.SetDraining(true)
-			if b.state.Load()&stateEjected != 0 {
-				b.state.And(^stateEjected)
+			// One step: an ejection ending at the same time must not
+			// count it down too.
+			if b.state.And(^stateEjected)&stateEjected != 0 {
 				p.ejected.Add(-1)
 			}
 			removed = append(removed, b)
