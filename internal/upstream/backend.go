@@ -3,6 +3,7 @@ package upstream
 import (
 	"errors"
 	"math"
+	"math/bits"
 	"sync/atomic"
 	"time"
 )
@@ -209,7 +210,12 @@ func (b *Backend) EffectiveWeight() int64 {
 		b.rampStart.CompareAndSwap(start, 0)
 		return full
 	}
-	return max(full*elapsed/int64(window), 1)
+	// full*elapsed overflows int64 for a large weight (2^31*256 times
+	// 17ms), so it is taken in 128 bits; elapsed < window keeps the
+	// quotient below full and Div64 from panicking.
+	hi, lo := bits.Mul64(uint64(full), uint64(elapsed))
+	ramped, _ := bits.Div64(hi, lo, uint64(window))
+	return max(int64(ramped), 1)
 }
 
 // startRamp begins slow start when the pool has a window.

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"math"
 	"slices"
 	"testing"
 	"testing/synctest"
@@ -329,6 +330,34 @@ func TestSlowStartOff(t *testing.T) {
 		}
 		if got := NewBackend("app", addr(0)).EffectiveWeight(); got != 256 {
 			t.Errorf("NewBackend: EffectiveWeight() = %d, want 256", got)
+		}
+	})
+}
+
+// TestSlowStartLargeWeight guards a bug: EffectiveWeight multiplied the
+// full weight by the nanoseconds elapsed in int64, which overflows for a
+// large weight (a weight of 2^31-1, which SetWeight allows, after 17ms of
+// ramp), so the ramp read 1 or a wrong weight.
+func TestSlowStartLargeWeight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		set := Settings{SlowStart: 30 * time.Second}
+		p, _ := newTestPool(t, set, testMembers(1)...)
+		p.Plan(set, []Member{{Addr: addr(0)}, {Addr: addr(1), Weight: math.MaxInt32}}).Commit()
+		b := p.Primaries()[1]
+		full := int64(math.MaxInt32) * 256
+		for _, step := range []struct {
+			after time.Duration
+			want  int64
+		}{
+			{time.Second, full / 30},
+			{15 * time.Second, full / 2},
+			{29 * time.Second, full * 29 / 30},
+			{30 * time.Second, full},
+		} {
+			time.Sleep(step.after - time.Since(time.Unix(0, b.rampStart.Load())))
+			if got := b.EffectiveWeight(); got != step.want {
+				t.Errorf("weight 2^31-1, %v into a 30s slow start: EffectiveWeight() = %d, want %d", step.after, got, step.want)
+			}
 		}
 	})
 }
