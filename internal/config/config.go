@@ -7,6 +7,8 @@ type Config struct {
 	Listeners []Listener `yaml:"listeners"`
 	Routes    []Route    `yaml:"routes"`
 	Upstreams []Upstream `yaml:"upstreams"`
+	// CacheZones are the stores that cache middlewares name.
+	CacheZones []CacheZone `yaml:"cache_zones"`
 
 	// File is the path the document was read from ("" for bytes), or the
 	// name diagnostics give it.

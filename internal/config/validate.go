@@ -39,6 +39,7 @@ func validate(c *Config, failed map[string]bool) Diagnostics {
 	listeners := v.listeners()
 	upstreams := v.upstreams()
 	v.routes(listeners, upstreams)
+	v.cacheRoutes(v.cacheZones())
 	return v.diags
 }
 

@@ -1,0 +1,101 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+)
+
+// Entry is one stored response: everything a hit needs to answer without
+// the upstream, and what RFC 9111 needs to judge it (§4.2.3's request and
+// response times). An Entry handed to Set or returned by Get is immutable:
+// neither the store nor its callers modify it afterwards, so a memory store
+// may return the same Entry to many readers at once.
+type Entry struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	// RequestTime and ResponseTime are when the request that produced
+	// the response was sent and its response head received.
+	RequestTime, ResponseTime time.Time
+	// Vary lists the request field names of the response's Vary, in
+	// canonical form, for a primary entry that only records them (Body
+	// and Header empty); nil for a response entry.
+	Vary []string
+	// Tags tag the entry for purge by tag.
+	Tags []string
+	// Expires is when the store may drop the entry: the end of its
+	// freshness plus the stale windows it may be served in.
+	Expires time.Time
+}
+
+// Size is what the entry counts against a store's byte bound: its body,
+// its header fields and a fixed overhead.
+func (e *Entry) Size() int64 {
+	n := int64(len(e.Body)) + entryOverhead
+	for k, vv := range e.Header {
+		n += int64(len(k))
+		for _, v := range vv {
+			n += int64(len(v)) + 4
+		}
+	}
+	for _, s := range e.Vary {
+		n += int64(len(s))
+	}
+	for _, s := range e.Tags {
+		n += int64(len(s))
+	}
+	return n
+}
+
+// entryOverhead is the bytes an entry costs beyond its fields' contents.
+const entryOverhead = 256
+
+// Selector picks entries for Purge: those whose key starts with Prefix
+// (keys begin with the request's absolute URL, "http://host/path?query"),
+// or, when Tag is set, those tagged Tag.
+type Selector struct {
+	Prefix string
+	Tag    string
+}
+
+// ErrMiss is returned by Get when the store holds no entry for the key.
+var ErrMiss = errors.New("cache: no entry")
+
+// Store keeps entries by key. Implementations are safe for concurrent use,
+// bound their memory, never block a request for long (a store whose
+// backend is slow or down answers with an error within its timeout), and
+// make no RFC 9111 decision: which responses to store, for how long and
+// which to serve is package cache's alone.
+type Store interface {
+	// Get returns the entry for key, or ErrMiss.
+	Get(ctx context.Context, key string) (*Entry, error)
+	// Set stores e under key until e.Expires, replacing any entry there.
+	// A store may refuse an entry (too large) and return nil: storing is
+	// best effort.
+	Set(ctx context.Context, key string, e *Entry) error
+	// Delete removes the entry for key, if any.
+	Delete(ctx context.Context, key string) error
+	// Purge removes the entries sel picks and returns how many it
+	// removed.
+	Purge(ctx context.Context, sel Selector) (int, error)
+	// Close releases the store's resources; later calls fail.
+	Close() error
+}
+
+// Zone is a named store and what the routes that name it share: the
+// store, its object size limit and its counters. The gateway keeps one
+// Zone per cache_zones entry across reloads, whatever number of routes and
+// listeners use it.
+type Zone struct {
+	Name  string
+	Store Store
+	// MaxObjectSize bounds one stored response.
+	MaxObjectSize int64
+}
+
+// NewZone returns a zone over store.
+func NewZone(name string, store Store, maxObjectSize int64) *Zone {
+	return &Zone{Name: name, Store: store, MaxObjectSize: maxObjectSize}
+}
