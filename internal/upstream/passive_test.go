@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"testing/synctest"
@@ -437,4 +438,38 @@ func TestDrainingNotEjected(t *testing.T) {
 			t.Errorf("a member failing: Ejected() = false, want true; log:\n%s", log)
 		}
 	})
+}
+
+// TestRemovedBackendHoldsNoEjection is a regression test for the ejected
+// count drifting up: a request still in flight to a backend that a reload
+// (or a name refresh) removed could eject it after the removal, and
+// nothing ever ended that ejection, since nothing looks at a backend that
+// left its pool. Each such race took one of the pool's ejections for good,
+// until max_ejected refused every ejection. Commit also cleared the
+// ejected bit with a load and an And, racing ejectionOver's CAS: both could
+// count one ejection off, sending the count negative (a window too
+// narrow to hit reliably here; clearEjection now uses a CAS).
+func TestRemovedBackendHoldsNoEjection(t *testing.T) {
+	p := NewPool("app", nil)
+	set := Settings{Passive: PassiveSettings{Enabled: true, ConsecutiveFailures: 1,
+		Window: time.Minute, EjectTime: time.Minute, MaxEjectTime: time.Hour, MaxEjected: 0.5}}
+	all := []Member{{Addr: "127.0.0.1:1", Weight: 1}, {Addr: "127.0.0.1:2", Weight: 1},
+		{Addr: "127.0.0.1:3", Weight: 1}, {Addr: "127.0.0.1:4", Weight: 1}}
+	p.Plan(set, all).Commit()
+	gone := p.Primaries()[3]
+	release := gone.Acquire() // in flight across the reload
+	p.Plan(set, all[:3]).Commit()
+	release(0, errors.New("connection reset"))
+	if ej, _ := gone.Ejected(); ej {
+		t.Errorf("a removed backend was ejected by a request in flight")
+	}
+	if n := p.ejected.Load(); n != 0 {
+		t.Fatalf("after a removed backend's failure the pool counts %d ejected, want 0", n)
+	}
+	// With 3 backends and max_ejected 50%, one may be ejected.
+	b := p.Primaries()[0]
+	b.Acquire()(0, errors.New("connection reset"))
+	if ej, _ := b.Ejected(); !ej {
+		t.Errorf("a failing member was not ejected: the removed backend holds the pool's only ejection")
+	}
 }
