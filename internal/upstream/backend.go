@@ -91,10 +91,13 @@ func NewBackend(upstreamName, addr string) *Backend {
 func (b *Backend) Available() bool {
 	s := b.state.Load()
 	if s != 0 {
-		if s&(stateDown|stateDraining) != 0 {
+		// The ejection is looked at first, so that one that ran its course
+		// ends even while b is down or draining: otherwise it would keep
+		// one of the pool's max_ejected slots until b came back up.
+		if s&stateEjected != 0 && !b.ejectionOver() {
 			return false
 		}
-		if s&stateEjected != 0 && !b.ejectionOver() {
+		if s&(stateDown|stateDraining) != 0 {
 			return false
 		}
 	}
@@ -109,7 +112,10 @@ func (b *Backend) Available() bool {
 // backend that is busy from one that is gone.
 func (b *Backend) Usable() bool {
 	s := b.state.Load()
-	return s&(stateDown|stateDraining) == 0 && (s&stateEjected == 0 || b.ejectionOver())
+	if s&stateEjected != 0 && !b.ejectionOver() {
+		return false
+	}
+	return s&(stateDown|stateDraining) == 0
 }
 
 // SetHealthy records the verdict of the active health check with its

@@ -473,3 +473,33 @@ func TestRemovedBackendHoldsNoEjection(t *testing.T) {
 		t.Errorf("a failing member was not ejected: the removed backend holds the pool's only ejection")
 	}
 }
+
+// TestDownBackendEjectionEnds is a regression test for an ejection that
+// never ended while the active health check held the backend down:
+// Available returned at the down bit before looking at the ejection, so
+// the ejection's end was never noticed and the backend kept one of the
+// pool's max_ejected slots until its health check passed. Meanwhile a
+// second failing backend could not be ejected.
+func TestDownBackendEjectionEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := NewPool("app", nil)
+		set := Settings{Passive: PassiveSettings{Enabled: true, ConsecutiveFailures: 1,
+			Window: time.Minute, EjectTime: 10 * time.Second, MaxEjectTime: time.Hour, MaxEjected: 0.5}}
+		p.Plan(set, []Member{{Addr: "127.0.0.1:1", Weight: 1}, {Addr: "127.0.0.1:2", Weight: 1},
+			{Addr: "127.0.0.1:3", Weight: 1}}).Commit()
+		dead, sick := p.Primaries()[0], p.Primaries()[1]
+		dead.Acquire()(0, errors.New("connection refused"))
+		dead.SetHealthy(false, "connect: connection refused")
+		time.Sleep(11 * time.Second)
+		for _, b := range p.Primaries() {
+			b.Available() // as every pick does
+		}
+		if dead.Available() {
+			t.Fatal("a backend the active check holds down is available")
+		}
+		sick.Acquire()(0, errors.New("connection reset"))
+		if ej, _ := sick.Ejected(); !ej {
+			t.Errorf("a failing backend was not ejected: the down backend's ended ejection still counts (pool counts %d ejected)", p.ejected.Load())
+		}
+	})
+}
