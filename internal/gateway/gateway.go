@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,6 +54,9 @@ type Gateway struct {
 	// system's nameservers, for answers with their TTL; nil uses the
 	// system resolver, without TTL. Set before the first Apply.
 	Resolve func(ctx context.Context, u config.Upstream, host string) ([]netip.Addr, time.Duration, error)
+	// stickyKey signs the cookies of sticky upstreams without a secret:
+	// one per process, so that pins survive reloads (see snapshot.Deps).
+	stickyKey []byte
 	// refreshing counts the running refreshers' goroutines; Shutdown waits
 	// for them without holding mu, which they take to commit.
 	refreshing sync.WaitGroup
@@ -97,7 +101,9 @@ func New(log *slog.Logger) *Gateway {
 		tls:         make(map[string]*tlsconf.Listener),
 		closingC:    make(chan struct{}),
 		retireAfter: 30 * time.Second,
+		stickyKey:   make([]byte, 32),
 	}
+	rand.Read(g.stickyKey)
 	res := resolve.New(log)
 	g.Resolve = func(ctx context.Context, u config.Upstream, host string) ([]netip.Addr, time.Duration, error) {
 		return res.Lookup(ctx, u.Resolve.Nameserver, host)
@@ -157,8 +163,9 @@ func (g *Gateway) ApplyFile(path string) error {
 // the gateway's sets.
 func (g *Gateway) deps(txn *lifecycle.Txn) snapshot.Deps {
 	return snapshot.Deps{
-		Log:     g.log,
-		Resolve: g.Resolve,
+		Log:       g.log,
+		Resolve:   g.Resolve,
+		StickyKey: g.stickyKey,
 		Pool: func(name string) (*upstream.Pool, error) {
 			return g.pools.Take(txn, name, func() (*upstream.Pool, error) {
 				return upstream.NewPool(name, g.log), nil

@@ -695,7 +695,7 @@ func TestSticky(t *testing.T) {
 	}
 	addrs := []string{bes[0].addr(), bes[1].addr(), bes[2].addr()}
 	tg := retryingTarget(t, config.Upstream{}, retryOn503(), generous, memberList(addrs...))
-	tg.Sticky = NewSticky(cfg)
+	tg.Sticky = NewSticky(cfg, nil)
 	pc := newProxyClient(t, tg, Options{}, nil)
 	withCookie := func(v string) answer {
 		t.Helper()
@@ -947,7 +947,7 @@ func TestStickyBackupGivesWayToPrimaries(t *testing.T) {
 	members := memberList(p1.addr(), p2.addr(), bk.addr())
 	members[2].Backup = true
 	tg := retryingTarget(t, config.Upstream{}, retryOn503(), generous, members)
-	tg.Sticky = NewSticky(cfg)
+	tg.Sticky = NewSticky(cfg, nil)
 	pc := newProxyClient(t, tg, Options{}, nil)
 	for _, b := range tg.Pool.Primaries() {
 		b.SetHealthy(false, "test")

@@ -32,10 +32,15 @@ type Sticky struct {
 	sameSite http.SameSite
 }
 
-// NewSticky returns the affinity of cfg. An empty secret draws a random
-// one: pins then last as long as the process.
-func NewSticky(cfg config.Sticky) *Sticky {
+// NewSticky returns the affinity of cfg. An empty secret uses fallback,
+// which the gateway draws once per process so that pins survive reloads;
+// an empty fallback too draws a random key, and pins then last as long as
+// the Sticky.
+func NewSticky(cfg config.Sticky, fallback []byte) *Sticky {
 	key := []byte(cfg.Secret)
+	if len(key) == 0 {
+		key = fallback
+	}
 	if len(key) == 0 {
 		key = make([]byte, 32)
 		rand.Read(key)

@@ -113,6 +113,10 @@ type Deps struct {
 	// HealthCheck takes the active health checker of an upstream with a
 	// health_check, on pool; nil when there is nothing to check.
 	HealthCheck func(u config.Upstream, pool *upstream.Pool) error
+	// StickyKey signs the cookies of sticky upstreams without a secret.
+	// The gateway draws it once per process, so that a reload keeps every
+	// pin; nil draws a key per build.
+	StickyKey []byte
 	// Resolve returns the addresses of a backend host name and how long
 	// the answer holds (0: unknown).
 	Resolve func(ctx context.Context, u config.Upstream, host string) ([]netip.Addr, time.Duration, error)
@@ -290,7 +294,7 @@ func buildTarget(s *Snapshot, u config.Upstream, deps Deps) (*proxy.Target, erro
 		Retry:                 retryPolicy(u.Retries),
 	}
 	if u.Sticky != nil {
-		t.Sticky = proxy.NewSticky(*u.Sticky)
+		t.Sticky = proxy.NewSticky(*u.Sticky, deps.StickyKey)
 	}
 	s.Upstreams[u.Name] = &Upstream{
 		Config: u,
