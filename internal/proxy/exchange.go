@@ -112,7 +112,7 @@ func (ex *exchange) clear() {
 	ex.tried = ex.tried[:0]
 	clear(ex.rest)
 	ex.rest = ex.rest[:0]
-	ex.release = nil
+	ex.release, ex.rtt = nil, 0
 	ex.status = 0
 	ex.stick = nil
 	if ex.replayOn {
