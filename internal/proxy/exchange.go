@@ -72,6 +72,7 @@ type exchange struct {
 
 func newExchange(h *handler) *exchange {
 	ex := &exchange{h: h, hdr: make(http.Header, 16)}
+	ex.replay.pool = &h.replays
 	ex.tried = make([]*upstream.Backend, 0, 4)
 	if h.sync {
 		// WithContext allocates a request; a recycled exchange pays once.

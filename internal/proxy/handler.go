@@ -59,6 +59,7 @@ type handler struct {
 
 	exchanges sync.Pool // Holds *exchange, used when sync.
 	bufs      sync.Pool // Holds *[]byte of copyBufferSize.
+	replays   sync.Pool // Holds *[]byte, the kept bodies of replayBody.
 }
 
 // New returns the handler that forwards every request it serves to one
@@ -89,6 +90,7 @@ func New(t *Target, opts Options, log *slog.Logger) http.Handler {
 	}
 	h.exchanges.New = func() any { return newExchange(h) }
 	h.bufs.New = func() any { b := make([]byte, copyBufferSize); return &b }
+	h.replays.New = newReplayBuffer
 	return h
 }
 

@@ -12,15 +12,19 @@ import (
 // used only with the synchronous HTTP/1.1 transport, which reads the body
 // within RoundTrip alone: a retry never races a read of a previous try.
 type replayBody struct {
+	// pool holds the kept bytes' buffers: the handler's replays, set once
+	// when the exchange is made.
+	pool  *sync.Pool
 	src   io.Reader
 	limit int
-	buf   *[]byte // kept bytes, from bufPool
+	buf   *[]byte // kept bytes, from pool
 	pos   int     // next kept byte to replay
 	over  bool    // more than limit was read: no replay
 }
 
-// replayPool holds the buffers of replayBody, grown as bodies need.
-var replayPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+// newReplayBuffer is the New of a handler's replays pool; buffers grow as
+// bodies need, up to the retry policy's body_buffer.
+func newReplayBuffer() any { b := make([]byte, 0, 4<<10); return &b }
 
 func (rb *replayBody) reset(src io.Reader, limit int) {
 	rb.src, rb.limit, rb.pos, rb.over = src, limit, 0, false
@@ -30,7 +34,7 @@ func (rb *replayBody) reset(src io.Reader, limit int) {
 func (rb *replayBody) release() {
 	if rb.buf != nil {
 		*rb.buf = (*rb.buf)[:0]
-		replayPool.Put(rb.buf)
+		rb.pool.Put(rb.buf)
 		rb.buf = nil
 	}
 	rb.src = nil
@@ -45,7 +49,7 @@ func (rb *replayBody) Read(p []byte) (int, error) {
 	n, err := rb.src.Read(p)
 	if n > 0 && !rb.over {
 		if rb.buf == nil {
-			rb.buf = replayPool.Get().(*[]byte)
+			rb.buf = rb.pool.Get().(*[]byte)
 		}
 		if len(*rb.buf)+n > rb.limit {
 			rb.over = true
