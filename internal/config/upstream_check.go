@@ -20,6 +20,20 @@ func (v *validator) upstreamFeatures(p string, u Upstream) {
 	if u.EWMADecay <= 0 {
 		v.report(p+".ewma_decay", "must be positive", "write 10s")
 	}
+	// Keys of one policy, or one protocol, written where they do nothing:
+	// the document says something the running upstream would not do.
+	for _, k := range []struct {
+		key      string
+		policies []string
+	}{
+		{"hash_key", []string{"hash", "consistent_hash"}},
+		{"balance_factor", []string{"consistent_hash"}},
+		{"ewma_decay", []string{"ewma"}},
+	} {
+		if v.written(p+"."+k.key) && !slices.Contains(k.policies, u.Policy) {
+			v.report(p+"."+k.key, fmt.Sprintf("applies only to policy %s, not %s", strings.Join(k.policies, " or "), u.Policy), "remove it, or set the policy")
+		}
+	}
 	primaries := 0
 	for _, b := range u.Backends {
 		if !b.Backup {

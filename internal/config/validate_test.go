@@ -112,6 +112,8 @@ func TestValidate(t *testing.T) {
 		{"weight negative", L + "upstreams: [{name: api, backends: [{address: 'localhost:1', weight: -2}]}]\n", []string{`t.yaml:2:69: upstreams[0].backends[0].weight: must be at least 1, got -2 (hint: remove the backend to send it no traffic)`}},
 		{"policy unknown", L + "upstreams: [{name: api, policy: roundrobin, backends: [{address: 'localhost:1'}]}]\n", []string{`t.yaml:2:33: upstreams[0].policy: unknown policy "roundrobin" (hint: did you mean round_robin? known policies: round_robin, least_conn, p2c, random, ip_hash, hash, consistent_hash, ewma)`}},
 		{"protocol unknown", L + "upstreams: [{name: api, protocol: http2, backends: [{address: 'localhost:1'}]}]\n", []string{`t.yaml:2:35: upstreams[0].protocol: unknown protocol "http2" (hint: did you mean http1? known protocols: http1, h2c)`}},
+		{"hash_key without a hash policy", L + "upstreams: [{name: api, hash_key: 'header:X-User', backends: [{address: 'localhost:1'}]}]\n", []string{`t.yaml:2:35: upstreams[0].hash_key: applies only to policy hash or consistent_hash, not round_robin (hint: remove it, or set the policy)`}},
+		{"balance_factor without consistent_hash", L + "upstreams: [{name: api, policy: hash, balance_factor: 1.5, backends: [{address: 'localhost:1'}]}]\n", []string{`t.yaml:2:55: upstreams[0].balance_factor: applies only to policy consistent_hash, not hash (hint: remove it, or set the policy)`}},
 		{"max_idle_conns negative", L + "upstreams: [{name: api, max_idle_conns: -1, backends: [{address: 'localhost:1'}]}]\n", []string{`t.yaml:2:41: upstreams[0].max_idle_conns: must be 0 or more, got -1 (hint: write 0 to keep no idle connections)`}},
 
 		// Runtime and access log.
