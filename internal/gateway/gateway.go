@@ -207,6 +207,7 @@ func (g *Gateway) Apply(cfg *config.Config) error {
 	txn := new(lifecycle.Txn)
 	for _, join := range []func(*lifecycle.Txn) error{g.pools.Join, g.policies.Join, g.transports.Join, g.checkers.Join, g.accessLogs.Join, g.resolvers.Join} {
 		if err := join(txn); err != nil {
+			txn.Abort()
 			return err
 		}
 	}

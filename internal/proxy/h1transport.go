@@ -301,6 +301,14 @@ func (t *H1Transport) pool(b *upstream.Backend) *h1Pool {
 		return p
 	}
 	p := &h1Pool{t: t, b: b, addr: b.Addr, conns: make(map[*h1Conn]struct{})}
+	if b.Draining() {
+		// A request that picked b just before a reload removed it (and
+		// ForgetBackend dropped its pool) gets a closed pool that is not
+		// kept: its dial fails as a connect failure, nothing was sent, and
+		// the request moves on to another backend.
+		p.closed = true
+		return p
+	}
 	next := make(map[*upstream.Backend]*h1Pool, len(old)+1)
 	for k, v := range old {
 		next[k] = v

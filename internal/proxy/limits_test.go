@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 
 	"palisade/internal/config"
 	"palisade/internal/middleware"
+	"palisade/internal/upstream"
 )
 
 // TestMaxConnections checks limits.max_connections: with one connection
@@ -82,5 +84,25 @@ func TestForgetBackendClosesItsConnections(t *testing.T) {
 	}
 	if tr.pool(b) == p {
 		t.Errorf("a forgotten backend got its old pool back")
+	}
+}
+
+// TestPoolOfDrainingBackendIsNotKept guards the pool map that a request
+// racing a reload could grow: a request that picked a backend just before
+// the reload removed it found no pool (ForgetBackend dropped it) and made a
+// new one that stayed in the map for good. A draining backend now gets a
+// closed pool that is not kept, and the request moves on as after a
+// connect failure.
+func TestPoolOfDrainingBackendIsNotKept(t *testing.T) {
+	tr := newH1Transport(config.Upstream{}, nil)
+	defer tr.Close()
+	b := upstream.NewBackend("test", "127.0.0.1:9")
+	b.SetDraining(true)
+	p := tr.pool(b)
+	if _, kept := (*tr.pools.Load())[b]; kept {
+		t.Errorf("the pool of a draining backend is kept in the transport's map")
+	}
+	if _, err := p.dial(context.Background()); !isDialError(err) {
+		t.Errorf("dial on a draining backend's pool = %v, want a dial error", err)
 	}
 }

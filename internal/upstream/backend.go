@@ -108,8 +108,8 @@ func (b *Backend) Available() bool {
 }
 
 // Usable reports whether b may serve a request at all, limits aside: not
-// down, ejected or draining. Sticky sessions use it to tell a pinned
-// backend that is busy from one that is gone.
+// down, ejected or draining. The queue uses it to tell a backend worth
+// waiting for (busy) from one that is gone.
 func (b *Backend) Usable() bool {
 	s := b.state.Load()
 	if s&stateEjected != 0 && !b.ejectionOver() {
