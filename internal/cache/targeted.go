@@ -407,3 +407,12 @@ func stripTargeted(h http.Header, field string) {
 		delete(h, http.CanonicalHeaderKey(strings.TrimSpace(field)))
 	}
 }
+
+// responseDirectives returns the directives that govern this cache's use
+// of a response with status and header h: targetedDirectives' choice, with
+// the status recorded for freshnessLifetime's heuristic (RFC 9111 §4.2.2).
+func responseDirectives(status int, h http.Header, targetedField string, cdn bool) directives {
+	d, _ := targetedDirectives(h, targetedField, cdn)
+	d.status = status
+	return d
+}
