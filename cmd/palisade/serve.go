@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"palisade/internal/cache/redisstore"
 	"palisade/internal/config"
 	"palisade/internal/gateway"
 	"palisade/internal/provider"
@@ -31,6 +32,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "palisade run:", err)
 		return exitUsage
 	}
+	redisstore.RouteClientLog(log)
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
