@@ -36,6 +36,7 @@ func New(cfg config.Cache, zone *Zone, log *slog.Logger) (middleware.Middleware,
 	}
 	c := &cacher{cfg: cfg, zone: zone, log: log, key: key}
 	c.keyBufs.New = newKeyBuf
+	c.storeOpts = storeOptions{storeSetCookie: cfg.StoreSetCookie, defaultTTL: cfg.DefaultTTL.D()}
 	if cfg.TargetedField != "" {
 		c.targeted = append(c.targeted, http.CanonicalHeaderKey(cfg.TargetedField))
 		c.removed = append(c.removed, http.CanonicalHeaderKey(cfg.TargetedField))
@@ -74,6 +75,7 @@ type cacher struct {
 	tagHeaders        []string
 	bypassHeaders     []string
 	purgeAllow        []netip.Prefix
+	storeOpts         storeOptions
 	keyBufs           sync.Pool // *keyBuf
 }
 
@@ -152,7 +154,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, http.StatusText(http.StatusGatewayTimeout), http.StatusGatewayTimeout)
 		return
 	}
-	c.fetch(h.next, w, r, kb.b, primaryLen, e, v, &rd, true)
+	c.fetch(h.next, w, r, kb, primaryLen, e, v, &rd, true)
 }
 
 // errNoFit marks a Store.Get failure the cache reads as a miss.
@@ -186,7 +188,7 @@ func (c *cacher) lookup(ctx context.Context, kb *keyBuf, primaryLen int, r *http
 // selected by the request fields h for the Vary field names.
 func (c *cacher) appendVariant(b []byte, names []string, h http.Header) []byte {
 	b = append(b, 0, 'v')
-	return appendVaryKey(b, names, h)
+	return append(b, varyKey(names, h, nil)...)
 }
 
 // bypass reports whether the route's bypass rules send r past the cache.

@@ -25,7 +25,7 @@ func (c *cacher) fetch(next http.Handler, w http.ResponseWriter, r *http.Request
 	z := c.zone
 	fk := string(kb.b)
 	fw := &fillWriter{c: c, client: w, req: r, stale: stale, staleVerdict: v,
-		key: fk, primaryLen: primaryLen, noStore: rd.noStore || r.Method == http.MethodHead}
+		key: fk, primaryLen: primaryLen, reqDirs: *rd, noStore: rd.noStore || r.Method == http.MethodHead}
 	if coalesce && !fw.noStore {
 		f, leader := z.fills.start(fk)
 		if !leader {
@@ -129,6 +129,7 @@ type fillWriter struct {
 	// staleVerdict is what may be done with stale.
 	staleVerdict verdict
 	noStore      bool
+	reqDirs      directives
 	// hold keeps the whole response back until it is complete, because
 	// the client's conditionals or ranges are answered from it.
 	hold, revalidating bool
@@ -205,7 +206,7 @@ func (fw *fillWriter) mayStore() bool {
 	if _, star := varyNames(fw.hdr); star {
 		return false // RFC 9111 §4.1: Vary: * never matches.
 	}
-	if !storable(fw.req, fw.status, fw.hdr, fw.dirs, c.storeOptions()) {
+	if ok, _ := storable(fw.req, fw.reqDirs, fw.status, fw.hdr, fw.dirs, c.storeOpts); !ok {
 		return false
 	}
 	lifetime := c.lifetime(fw.dirs, fw.hdr, fw.responseTime)
@@ -370,7 +371,7 @@ func ptr[T any](v T) *T { return &v }
 
 // newEntry returns the stored form of fw's response.
 func (c *cacher) newEntry(fw *fillWriter) *Entry {
-	h := storedHeader(fw.hdr, fw.dirs)
+	h := keptHeader(fw.hdr, fw.dirs)
 	h["Content-Length"] = []string{strconv.Itoa(len(fw.body))}
 	body := fw.body
 	if cap(body) > len(body)+len(body)/8 {
@@ -397,20 +398,18 @@ func (c *cacher) setExpires(e *Entry, d directives) {
 	e.Expires = e.ResponseTime.Add(c.retention(d, lifetime, age, hasETag || hasLM))
 }
 
-// storedHeader returns the fields of h a shared cache may store (RFC 9111
-// §3.1; §5.2.2.7 private="field"; §5.2.2.4 no-cache="field", which we
-// drop rather than revalidate for), each value slice with no room to
-// append into, so that a hit sharing it cannot write into the entry.
-func storedHeader(h http.Header, d directives) http.Header {
-	out := make(http.Header, len(h))
-	for k, vv := range h {
-		out[k] = slices.Clip(slices.Clone(vv))
-	}
-	for _, f := range d.privateFields {
-		delete(out, f)
-	}
+// keptHeader returns the fields of h the cache stores (storedHeader), also
+// without those a qualified no-cache lists (RFC 9111 §5.2.2.4: not to be
+// sent without revalidation; we drop them rather than revalidate for them),
+// each value slice with no room to append into, so that a hit sharing it
+// cannot write into the entry.
+func keptHeader(h http.Header, d directives) http.Header {
+	out := storedHeader(h, d)
 	for _, f := range d.noCacheFields {
 		delete(out, f)
+	}
+	for k, vv := range out {
+		out[k] = slices.Clip(vv)
 	}
 	return out
 }
@@ -480,7 +479,7 @@ func (c *cacher) updated(s *Entry, h http.Header, requestTime, responseTime time
 		merged[k] = slices.Clip(slices.Clone(vv))
 	}
 	d := c.responseDirectives(merged, s.Status)
-	merged = storedHeader(merged, d)
+	merged = keptHeader(merged, d)
 	e := &Entry{Status: s.Status, Header: merged, Body: s.Body, RequestTime: requestTime, ResponseTime: responseTime}
 	e.Tags = c.tags(merged)
 	c.setExpires(e, d)

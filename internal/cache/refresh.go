@@ -48,7 +48,7 @@ func (c *cacher) refresh(next http.Handler, r *http.Request, key string, primary
 				c.log.Error("cache: background refresh panicked", "zone", z.Name, "request_id", st.ID, "panic", p)
 			}
 		}()
-		fw := &fillWriter{c: c, req: out, stale: stale, staleVerdict: v, key: key, primaryLen: primaryLen}
+		fw := &fillWriter{c: c, req: out, stale: stale, staleVerdict: v, key: key, primaryLen: primaryLen, reqDirs: noDirectives()}
 		c.forward(next, fw, out)
 		if st.Err != nil {
 			c.log.LogAttrs(ctx, slog.LevelDebug, "cache: background refresh failed", slog.String("zone", z.Name),

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"palisade/internal/cache"
+	"palisade/internal/cache/memstore"
 	"palisade/internal/config"
 	"palisade/internal/health"
 	"palisade/internal/lb"
@@ -44,6 +46,9 @@ type Gateway struct {
 	checkers   *lifecycle.Set[string, Checker]
 	accessLogs *lifecycle.Set[string, *obs.AccessLog]
 	resolvers  *lifecycle.Set[string, *refresher]
+	// zones are the cache zones by ZoneKey: a reload that keeps a
+	// zone's settings keeps its stored responses.
+	zones *lifecycle.Set[string, *cache.Zone]
 	// NewChecker makes the active health checker of an upstream
 	// (health.New by default); nil leaves health checks off. Set before
 	// the first Apply.
@@ -117,6 +122,10 @@ func New(log *slog.Logger) *Gateway {
 	g.checkers = lifecycle.NewSet(func(_ string, c Checker) { c.Stop() })
 	g.accessLogs = lifecycle.NewSet(func(_ string, l *obs.AccessLog) { g.retireLog(l, g.retireAfter) })
 	g.resolvers = lifecycle.NewSet(func(_ string, r *refresher) { r.stop() })
+	g.zones = lifecycle.NewSet(func(_ string, z *cache.Zone) {
+		// Requests of the previous config may still read the store.
+		g.releaseAfter(g.retireAfter, func() { z.Close() })
+	})
 	g.NewChecker = func(cfg config.HealthCheck, pool *upstream.Pool, log *slog.Logger) (Checker, error) {
 		return health.New(cfg, pool, log)
 	}
@@ -155,8 +164,16 @@ func (g *Gateway) ApplyFile(path string) error {
 
 // deps returns the Deps of a build in txn: every long-lived part comes from
 // the gateway's sets.
-func (g *Gateway) deps(txn *lifecycle.Txn) snapshot.Deps {
+func (g *Gateway) deps(txn *lifecycle.Txn, cfg *config.Config) snapshot.Deps {
 	return snapshot.Deps{
+		CacheZone: func(name string) (*cache.Zone, error) {
+			for _, zc := range cfg.CacheZones {
+				if zc.Name == name {
+					return g.zones.Take(txn, ZoneKey(zc), func() (*cache.Zone, error) { return NewZone(zc, g.log) })
+				}
+			}
+			return nil, fmt.Errorf("no cache zone %q", name)
+		},
 		Log:     g.log,
 		Resolve: g.Resolve,
 		Pool: func(name string) (*upstream.Pool, error) {
@@ -198,12 +215,12 @@ func (g *Gateway) Apply(cfg *config.Config) error {
 	}
 
 	txn := new(lifecycle.Txn)
-	for _, join := range []func(*lifecycle.Txn) error{g.pools.Join, g.policies.Join, g.transports.Join, g.checkers.Join, g.accessLogs.Join, g.resolvers.Join} {
+	for _, join := range []func(*lifecycle.Txn) error{g.pools.Join, g.policies.Join, g.transports.Join, g.checkers.Join, g.accessLogs.Join, g.resolvers.Join, g.zones.Join} {
 		if err := join(txn); err != nil {
 			return err
 		}
 	}
-	snap, err := snapshot.Build(cfg, g.deps(txn))
+	snap, err := snapshot.Build(cfg, g.deps(txn, cfg))
 	if err != nil {
 		txn.Abort()
 		return err
@@ -488,6 +505,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.checkers.Close()
 	g.transports.Close()
 	g.accessLogs.Close()
+	g.zones.Close()
 	g.policies.Close()
 	g.pools.Close()
 	g.drains.Wait()
@@ -499,4 +517,24 @@ func cmpErr(a, b error) error {
 		return a
 	}
 	return b
+}
+
+// ZoneKey identifies a cache zone across reloads: its name and settings.
+func ZoneKey(z config.CacheZone) string {
+	key := fmt.Sprintf("%s|%s|%d|%d", z.Name, z.Store, z.MaxSize, z.MaxObjectSize)
+	if z.Redis != nil {
+		key += fmt.Sprintf("|%+v", *z.Redis)
+	}
+	return key
+}
+
+// NewZone opens the store of a cache zone.
+func NewZone(z config.CacheZone, log *slog.Logger) (*cache.Zone, error) {
+	switch z.Store {
+	case "memory":
+		return cache.NewZone(z.Name, memstore.New(int64(z.MaxSize)), int64(z.MaxObjectSize)), nil
+	case "redis":
+		return nil, errors.New("redis zones are not built yet")
+	}
+	return nil, fmt.Errorf("unknown store %q", z.Store)
 }
