@@ -46,3 +46,22 @@ func TestFreshnessAllocs(t *testing.T) {
 		t.Errorf("currentAge allocates %v times per run, want 0", n)
 	}
 }
+
+// TestCacheStatusAllocs guards the hit path: the Cache-Status field is
+// appended to a caller's buffer without allocating.
+func TestCacheStatusAllocs(t *testing.T) {
+	buf := make([]byte, 0, 256)
+	s := cacheStatus{hit: true, ttl: 30 * time.Second, hasTTL: true, key: "GET http://a/b"}
+	if n := testing.AllocsPerRun(100, func() { buf = s.appendTo(buf[:0], "Palisade") }); n != 0 {
+		t.Errorf("cacheStatus.appendTo allocates %v times per run, want 0", n)
+	}
+}
+
+// TestTargetedAllocs guards the fill path: a targeted field without
+// qualified field names parses without allocating.
+func TestTargetedAllocs(t *testing.T) {
+	h := http.Header{"Palisade-Cache-Control": {"max-age=60, stale-while-revalidate=30"}, "Cache-Control": {"max-age=10"}}
+	if n := testing.AllocsPerRun(100, func() { targetedDirectives(h, "Palisade-Cache-Control", true) }); n != 0 {
+		t.Errorf("targetedDirectives allocates %v times per run, want 0", n)
+	}
+}

@@ -110,8 +110,10 @@ func deltaDuration(s int64) time.Duration { return time.Duration(s) * time.Secon
 //	current_age = corrected_initial_age + resident_time
 //
 // age_value is the first member of Age, ignored when invalid (§5.1);
-// without a valid Date, date_value is response_time (RFC 9110 §6.6.1). It
-// allocates nothing.
+// without a valid Date, date_value is response_time (RFC 9110 §6.6.1).
+// response_delay and resident_time are floored at 0, which changes nothing
+// on one clock and keeps a store shared by hosts with skewed clocks from
+// making an age smaller. It allocates nothing.
 func currentAge(h http.Header, requestTime, responseTime, now time.Time) time.Duration {
 	apparentAge := max(0, responseTime.Sub(responseDate(h, responseTime)))
 	responseDelay := max(0, responseTime.Sub(requestTime))

@@ -74,3 +74,22 @@ func TestCurrentAge(t *testing.T) {
 		})
 	}
 }
+
+func TestResponseDirectivesHeuristic(t *testing.T) {
+	h := http.Header{"Date": {httpDate(t0)}, "Last-Modified": {httpDate(t0.Add(-10 * time.Hour))}}
+	for _, tc := range []struct {
+		name   string
+		status int
+		want   time.Duration
+	}{
+		{"§4.2.2 heuristic for a 404", 404, time.Hour},
+		{"§4.2.2 no heuristic for a 307", 307, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := responseDirectives(tc.status, h, "Palisade-Cache-Control", true)
+			if got, _ := freshnessLifetime(d, h, t0, 0.1, 0); got != tc.want {
+				t.Errorf("freshnessLifetime for %d = %v, want %v", tc.status, got, tc.want)
+			}
+		})
+	}
+}
