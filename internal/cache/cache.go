@@ -38,11 +38,8 @@ func New(cfg config.Cache, zone *Zone, log *slog.Logger) (middleware.Middleware,
 	c.keyBufs.New = newKeyBuf
 	c.storeOpts = storeOptions{storeSetCookie: cfg.StoreSetCookie, defaultTTL: cfg.DefaultTTL.D()}
 	if cfg.TargetedField != "" {
-		c.targeted = append(c.targeted, http.CanonicalHeaderKey(cfg.TargetedField))
+		// RFC 9213 §2.2: this cache's own field goes no further.
 		c.removed = append(c.removed, http.CanonicalHeaderKey(cfg.TargetedField))
-	}
-	if cfg.CDNCacheControl {
-		c.targeted = append(c.targeted, "Cdn-Cache-Control")
 	}
 	for _, h := range cfg.TagHeaders {
 		c.tagHeaders = append(c.tagHeaders, http.CanonicalHeaderKey(h))
@@ -68,10 +65,9 @@ type cacher struct {
 	zone *Zone
 	log  *slog.Logger
 	key  keySpec
-	// targeted are the targeted Cache-Control fields (RFC 9213) in
-	// precedence order, canonical; removed are the fields taken out of
-	// every response (this cache's own targeted field).
-	targeted, removed []string
+	// removed are the fields taken out of every response: this cache's
+	// own targeted field (RFC 9213).
+	removed []string
 	tagHeaders        []string
 	bypassHeaders     []string
 	purgeAllow        []netip.Prefix

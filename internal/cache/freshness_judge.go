@@ -26,9 +26,7 @@ func (v verdict) ttl() time.Duration { return v.lifetime - v.age }
 // response: those of the first targeted field present (RFC 9213 §2.2),
 // else Cache-Control; status is the response's.
 func (c *cacher) responseDirectives(h http.Header, status int) directives {
-	d := targetedDirectives(h, c.targeted)
-	d.status = status
-	return d
+	return responseDirectives(status, h, c.cfg.TargetedField, c.cfg.CDNCacheControl)
 }
 
 // lifetime returns the freshness lifetime of a response with directives

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -59,8 +60,23 @@ func (c *cacher) serveHit(w http.ResponseWriter, r *http.Request, e *Entry, v ve
 		w.WriteHeader(status)
 		return
 	}
-	if c.serveRange(w, r, e) {
-		return
+	if rg := r.Header["Range"]; len(rg) == 1 && r.Method == http.MethodGet && e.Status == http.StatusOK && ifRangeMatches(r, e.Header) {
+		// RFC 9110 §14.2: a Range served from the complete stored body.
+		ranges, err := parseRange(rg[0], int64(len(e.Body)))
+		switch {
+		case errors.Is(err, errUnsatisfiable):
+			serveUnsatisfiable(w, int64(len(e.Body)))
+			return
+		case len(ranges) > 0:
+			for _, k := range c.removed {
+				delete(h, k)
+			}
+			serveRanges(w, e.Status, h, e.Body, ranges)
+			for _, br := range ranges {
+				z.BytesServed.Add(br.length)
+			}
+			return
+		}
 	}
 	w.WriteHeader(e.Status)
 	if r.Method != http.MethodHead {

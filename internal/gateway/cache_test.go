@@ -460,3 +460,61 @@ func TestCoalescing(t *testing.T) {
 		})
 	}
 }
+
+func TestRFC9110_14_RangesFromStoredResponse(t *testing.T) {
+	h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=300")
+		w.Header().Set("ETag", `"abc"`)
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "0123456789")
+	})
+	for _, tc := range []struct {
+		name, rng, ifRange string
+		status             int
+		body, crange       string
+	}{
+		{"miss fetches whole, serves the range", "bytes=2-4", "", 206, "234", "bytes 2-4/10"},
+		{"one range", "bytes=0-0", "", 206, "0", "bytes 0-0/10"},
+		{"suffix", "bytes=-3", "", 206, "789", "bytes 7-9/10"},
+		{"unsatisfiable", "bytes=20-", "", 416, "", "bytes */10"},
+		{"if-range matches", "bytes=1-2", `"abc"`, 206, "12", "bytes 1-2/10"},
+		{"if-range differs", "bytes=1-2", `"old"`, 200, "0123456789", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hdr := []string{"Range", tc.rng}
+			if tc.ifRange != "" {
+				hdr = append(hdr, "If-Range", tc.ifRange)
+			}
+			r := do(t, h, "GET", "/range", hdr...)
+			if r.status != tc.status || r.body != tc.body || r.header.Get("Content-Range") != tc.crange {
+				t.Errorf("Range %s = %d %q Content-Range %q, want %d %q %q", tc.rng, r.status, r.body, r.header.Get("Content-Range"), tc.status, tc.body, tc.crange)
+			}
+		})
+	}
+	r := do(t, h, "GET", "/range", "Range", "bytes=0-1,5-6")
+	if r.status != 206 || !strings.HasPrefix(r.header.Get("Content-Type"), "multipart/byteranges") {
+		t.Errorf("two ranges = %d %q, want a 206 multipart/byteranges", r.status, r.header.Get("Content-Type"))
+	}
+	if o.count() != 1 {
+		t.Errorf("origin saw %d requests, want 1: every range is cut from the stored response", o.count())
+	}
+}
+
+func TestRFC9213_TargetedFieldWinsAndIsRemoved(t *testing.T) {
+	h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Palisade-Cache-Control", "max-age=300")
+		io.WriteString(w, "x")
+	})
+	first := do(t, h, "GET", "/tg")
+	do(t, h, "GET", "/tg")
+	if o.count() != 1 {
+		t.Errorf("origin saw %d requests, want 1: Palisade-Cache-Control max-age wins over Cache-Control no-store", o.count())
+	}
+	if got := first.header.Get("Palisade-Cache-Control"); got != "" {
+		t.Errorf("the response kept Palisade-Cache-Control %q, want it removed (RFC 9213 §2.2)", got)
+	}
+	if got := first.header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("Cache-Control = %q, want the origin's no-store passed on", got)
+	}
+}
