@@ -17,6 +17,7 @@ import (
 
 	"palisade/internal/cache"
 	"palisade/internal/cache/memstore"
+	"palisade/internal/cache/redisstore"
 	"palisade/internal/config"
 	"palisade/internal/health"
 	"palisade/internal/lb"
@@ -534,7 +535,14 @@ func NewZone(z config.CacheZone, log *slog.Logger) (*cache.Zone, error) {
 	case "memory":
 		return cache.NewZone(z.Name, memstore.New(int64(z.MaxSize)), int64(z.MaxObjectSize)), nil
 	case "redis":
-		return nil, errors.New("redis zones are not built yet")
+		if z.Redis == nil {
+			return nil, errors.New("a redis zone needs redis settings")
+		}
+		st, err := redisstore.New(*z.Redis, log.With("zone", z.Name))
+		if err != nil {
+			return nil, err
+		}
+		return cache.NewZone(z.Name, st, int64(z.MaxObjectSize)), nil
 	}
 	return nil, fmt.Errorf("unknown store %q", z.Store)
 }
