@@ -67,12 +67,12 @@ type cacher struct {
 	key  keySpec
 	// removed are the fields taken out of every response: this cache's
 	// own targeted field (RFC 9213).
-	removed []string
-	tagHeaders        []string
-	bypassHeaders     []string
-	purgeAllow        []netip.Prefix
-	storeOpts         storeOptions
-	keyBufs           sync.Pool // *keyBuf
+	removed       []string
+	tagHeaders    []string
+	bypassHeaders []string
+	purgeAllow    []netip.Prefix
+	storeOpts     storeOptions
+	keyBufs       sync.Pool // *keyBuf
 }
 
 type handler struct {
