@@ -8,7 +8,9 @@ import (
 	"net/netip"
 	"time"
 
+	"palisade/internal/cache"
 	"palisade/internal/config"
+	"palisade/internal/gateway"
 	"palisade/internal/obs"
 	"palisade/internal/proxy"
 	"palisade/internal/resolve"
@@ -42,9 +44,13 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 func dryBuild(cfg *config.Config) error {
 	res := resolve.New(nil)
 	var made []proxy.Transport
+	var zones []*cache.Zone
 	defer func() {
 		for _, t := range made {
 			t.Close()
+		}
+		for _, z := range zones {
+			z.Close()
 		}
 	}()
 	_, err := snapshot.Build(cfg, snapshot.Deps{
@@ -64,6 +70,20 @@ func dryBuild(cfg *config.Config) error {
 			return t, err
 		},
 		AccessLog: func(c config.AccessLog) (*obs.AccessLog, error) { return nil, obs.CheckAccessLog(c.Output) },
+		// Building the zone checks its store; it is closed after the
+		// build.
+		CacheZone: func(name string) (*cache.Zone, error) {
+			for _, zc := range cfg.CacheZones {
+				if zc.Name == name {
+					z, err := gateway.NewZone(zc, slog.New(slog.DiscardHandler))
+					if err == nil {
+						zones = append(zones, z)
+					}
+					return z, err
+				}
+			}
+			return nil, fmt.Errorf("no cache zone %q", name)
+		},
 	})
 	return err
 }

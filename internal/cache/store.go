@@ -3,7 +3,9 @@ package cache
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -69,7 +71,9 @@ var ErrMiss = errors.New("cache: no entry")
 // make no RFC 9111 decision: which responses to store, for how long and
 // which to serve is package cache's alone.
 type Store interface {
-	// Get returns the entry for key, or ErrMiss.
+	// Get returns the entry for key, or ErrMiss. key is valid only
+	// during the call (the cache builds it in a reused buffer): a store
+	// that keeps it must copy it.
 	Get(ctx context.Context, key string) (*Entry, error)
 	// Set stores e under key until e.Expires, replacing any entry there.
 	// A store may refuse an entry (too large) and return nil: storing is
@@ -85,17 +89,40 @@ type Store interface {
 }
 
 // Zone is a named store and what the routes that name it share: the
-// store, its object size limit and its counters. The gateway keeps one
-// Zone per cache_zones entry across reloads, whatever number of routes and
-// listeners use it.
+// store, its object size limit, its counters, the table of fills in
+// progress (request coalescing) and the bound on background refreshes. The
+// gateway keeps one Zone per cache_zones entry across reloads, whatever
+// number of routes and listeners use it. Build one with NewZone.
 type Zone struct {
 	Name  string
 	Store Store
 	// MaxObjectSize bounds one stored response.
 	MaxObjectSize int64
+
+	// Counters, updated with atomics on the request path: responses
+	// served from the cache (Hits, Stale when served stale, Revalidated
+	// when a 304 from the upstream refreshed them) and those that were
+	// not (Misses), and the body bytes served from the cache.
+	Hits, Misses, Stale, Revalidated, BytesServed atomic.Int64
+
+	fills fillTable
+	// refreshes counts the background refreshes in flight, at most
+	// maxRefreshes.
+	refreshes    atomic.Int64
+	maxRefreshes int64
 }
+
+// defaultMaxRefreshes bounds a zone's background refreshes
+// (stale-while-revalidate) in flight; a stale hit beyond it is served
+// stale without starting one, and a later request tries again.
+const defaultMaxRefreshes = 64
 
 // NewZone returns a zone over store.
 func NewZone(name string, store Store, maxObjectSize int64) *Zone {
-	return &Zone{Name: name, Store: store, MaxObjectSize: maxObjectSize}
+	z := &Zone{Name: name, Store: store, MaxObjectSize: maxObjectSize, maxRefreshes: defaultMaxRefreshes}
+	z.fills.seed = maphash.MakeSeed()
+	return z
 }
+
+// Close closes the zone's store.
+func (z *Zone) Close() error { return z.Store.Close() }

@@ -16,6 +16,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"palisade/internal/cache"
+	"palisade/internal/cache/memstore"
+	"palisade/internal/cache/redisstore"
 	"palisade/internal/config"
 	"palisade/internal/health"
 	"palisade/internal/lb"
@@ -45,6 +48,9 @@ type Gateway struct {
 	checkers   *lifecycle.Set[string, Checker]
 	accessLogs *lifecycle.Set[string, *obs.AccessLog]
 	resolvers  *lifecycle.Set[string, *refresher]
+	// zones are the cache zones by ZoneKey: a reload that keeps a
+	// zone's settings keeps its stored responses.
+	zones *lifecycle.Set[string, *cache.Zone]
 	// NewChecker makes the active health checker of an upstream
 	// (health.New by default); nil leaves health checks off. Set before
 	// the first Apply.
@@ -123,6 +129,10 @@ func New(log *slog.Logger) *Gateway {
 	g.checkers = lifecycle.NewSet(func(_ string, c Checker) { c.Stop() })
 	g.accessLogs = lifecycle.NewSet(func(_ string, l *obs.AccessLog) { g.retireLog(l, g.retireAfter) })
 	g.resolvers = lifecycle.NewSet(func(_ string, r *refresher) { r.stop() })
+	g.zones = lifecycle.NewSet(func(_ string, z *cache.Zone) {
+		// Requests of the previous config may still read the store.
+		g.releaseAfter(g.retireAfter, func() { z.Close() })
+	})
 	g.NewChecker = func(cfg config.HealthCheck, pool *upstream.Pool, log *slog.Logger) (Checker, error) {
 		return health.New(cfg, pool, log)
 	}
@@ -161,8 +171,16 @@ func (g *Gateway) ApplyFile(path string) error {
 
 // deps returns the Deps of a build in txn: every long-lived part comes from
 // the gateway's sets.
-func (g *Gateway) deps(txn *lifecycle.Txn) snapshot.Deps {
+func (g *Gateway) deps(txn *lifecycle.Txn, cfg *config.Config) snapshot.Deps {
 	return snapshot.Deps{
+		CacheZone: func(name string) (*cache.Zone, error) {
+			for _, zc := range cfg.CacheZones {
+				if zc.Name == name {
+					return g.zones.Take(txn, ZoneKey(zc), func() (*cache.Zone, error) { return NewZone(zc, g.log) })
+				}
+			}
+			return nil, fmt.Errorf("no cache zone %q", name)
+		},
 		Log:       g.log,
 		Resolve:   g.Resolve,
 		StickyKey: g.stickyKey,
@@ -205,13 +223,13 @@ func (g *Gateway) Apply(cfg *config.Config) error {
 	}
 
 	txn := new(lifecycle.Txn)
-	for _, join := range []func(*lifecycle.Txn) error{g.pools.Join, g.policies.Join, g.transports.Join, g.checkers.Join, g.accessLogs.Join, g.resolvers.Join} {
+	for _, join := range []func(*lifecycle.Txn) error{g.pools.Join, g.policies.Join, g.transports.Join, g.checkers.Join, g.accessLogs.Join, g.resolvers.Join, g.zones.Join} {
 		if err := join(txn); err != nil {
 			txn.Abort()
 			return err
 		}
 	}
-	snap, err := snapshot.Build(cfg, g.deps(txn))
+	snap, err := snapshot.Build(cfg, g.deps(txn, cfg))
 	if err != nil {
 		txn.Abort()
 		return err
@@ -496,6 +514,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.checkers.Close()
 	g.transports.Close()
 	g.accessLogs.Close()
+	g.zones.Close()
 	g.policies.Close()
 	g.pools.Close()
 	g.drains.Wait()
@@ -507,4 +526,31 @@ func cmpErr(a, b error) error {
 		return a
 	}
 	return b
+}
+
+// ZoneKey identifies a cache zone across reloads: its name and settings.
+func ZoneKey(z config.CacheZone) string {
+	key := fmt.Sprintf("%s|%s|%d|%d", z.Name, z.Store, z.MaxSize, z.MaxObjectSize)
+	if z.Redis != nil {
+		key += fmt.Sprintf("|%+v", *z.Redis)
+	}
+	return key
+}
+
+// NewZone opens the store of a cache zone.
+func NewZone(z config.CacheZone, log *slog.Logger) (*cache.Zone, error) {
+	switch z.Store {
+	case "memory":
+		return cache.NewZone(z.Name, memstore.New(int64(z.MaxSize)), int64(z.MaxObjectSize)), nil
+	case "redis":
+		if z.Redis == nil {
+			return nil, errors.New("a redis zone needs redis settings")
+		}
+		st, err := redisstore.New(*z.Redis, log.With("zone", z.Name))
+		if err != nil {
+			return nil, err
+		}
+		return cache.NewZone(z.Name, st, int64(z.MaxObjectSize)), nil
+	}
+	return nil, fmt.Errorf("unknown store %q", z.Store)
 }

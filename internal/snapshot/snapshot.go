@@ -11,6 +11,7 @@ import (
 	"sort"
 	"time"
 
+	"palisade/internal/cache"
 	"palisade/internal/compress"
 	"palisade/internal/config"
 	"palisade/internal/lb"
@@ -126,6 +127,10 @@ type Deps struct {
 	// AccessLog returns the access log for its settings, reusing an open
 	// one with the same settings.
 	AccessLog func(cfg config.AccessLog) (*obs.AccessLog, error)
+	// CacheZone returns the cache zone name of cache_zones, the same one
+	// while the zone's settings stay, so stored responses survive a
+	// reload and every route naming it shares one store.
+	CacheZone func(name string) (*cache.Zone, error)
 }
 
 // TransportKey identifies an upstream's transport: a reload that keeps the
@@ -331,11 +336,20 @@ func buildRoute(rc config.Route, t *proxy.Target, deps Deps) (http.Handler, erro
 
 // chainOrder is the fixed order of the request path, outermost first
 // (DESIGN.md): obs, ipfilter, ratelimit, auth, waf, rewrite, cache, compress.
-var chainOrder = [...]string{"compress"}
+var chainOrder = [...]string{"cache", "compress"}
 
 // newMiddleware is the one switch over middleware kinds.
 func newMiddleware(mc config.Middleware, deps Deps) (middleware.Middleware, error) {
 	switch {
+	case mc.Cache != nil:
+		if deps.CacheZone == nil {
+			return nil, fmt.Errorf("no cache zones in this build")
+		}
+		z, err := deps.CacheZone(mc.Cache.Zone)
+		if err != nil {
+			return nil, fmt.Errorf("cache zone %q: %w", mc.Cache.Zone, err)
+		}
+		return cache.New(*mc.Cache, z, deps.Log)
 	case mc.Compress != nil:
 		return compress.New(*mc.Compress, deps.Log)
 	}

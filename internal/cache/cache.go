@@ -1,0 +1,220 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"palisade/internal/config"
+	"palisade/internal/middleware"
+)
+
+// New returns the cache middleware of one route, storing in zone. cfg has
+// been validated; New fails only on what validation should have caught.
+// log receives store failures (at debug level: a store failure is a miss)
+// and the failures of background refreshes.
+//
+// The middleware may serve any number of requests concurrently; routes
+// naming the same zone share its store, its fills in progress and its
+// counters.
+func New(cfg config.Cache, zone *Zone, log *slog.Logger) (middleware.Middleware, error) {
+	if zone == nil {
+		return nil, fmt.Errorf("cache: no zone %q", cfg.Zone)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	key, err := compileKey(cfg.Key)
+	if err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
+	c := &cacher{cfg: cfg, zone: zone, log: log, key: key}
+	c.keyBufs.New = newKeyBuf
+	c.storeOpts = storeOptions{storeSetCookie: cfg.StoreSetCookie, defaultTTL: cfg.DefaultTTL.D()}
+	if cfg.TargetedField != "" {
+		// RFC 9213 §2.2: this cache's own field goes no further.
+		c.removed = append(c.removed, http.CanonicalHeaderKey(cfg.TargetedField))
+	}
+	for _, h := range cfg.TagHeaders {
+		c.tagHeaders = append(c.tagHeaders, http.CanonicalHeaderKey(h))
+	}
+	for _, h := range cfg.Bypass.Headers {
+		c.bypassHeaders = append(c.bypassHeaders, http.CanonicalHeaderKey(h))
+	}
+	for _, p := range cfg.Purge.Allow {
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96).Masked()
+		}
+		c.purgeAllow = append(c.purgeAllow, p)
+	}
+	return func(next http.Handler) http.Handler {
+		return &handler{next: next, c: c}
+	}, nil
+}
+
+// cacher is one route's compiled cache settings. It is read-only after
+// New.
+type cacher struct {
+	cfg  config.Cache
+	zone *Zone
+	log  *slog.Logger
+	key  keySpec
+	// removed are the fields taken out of every response: this cache's
+	// own targeted field (RFC 9213).
+	removed       []string
+	tagHeaders    []string
+	bypassHeaders []string
+	purgeAllow    []netip.Prefix
+	storeOpts     storeOptions
+	keyBufs       sync.Pool // *keyBuf
+}
+
+type handler struct {
+	next http.Handler
+	c    *cacher
+}
+
+// ServeHTTP is RFC 9111's flow for one request: look up the stored
+// response that fits, serve it when it may be (fresh, or stale where the
+// request and response allow), and otherwise forward the request,
+// conditional when a stored response has validators, coalesced with
+// concurrent misses of the same key, storing the response while it
+// streams to the client when it may be stored.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c := h.c
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+	case "PURGE":
+		if len(c.purgeAllow) > 0 {
+			c.purge(w, r)
+			return
+		}
+		c.invalidating(h.next, w, r)
+		return
+	case http.MethodOptions, http.MethodTrace, "PRI":
+		h.next.ServeHTTP(w, r)
+		return
+	default:
+		// RFC 9111 §4.4: an unsafe method that succeeds invalidates.
+		c.invalidating(h.next, w, r)
+		return
+	}
+	if c.bypass(r) {
+		c.forwardUncached(h.next, w, r, "bypass")
+		return
+	}
+	var rd directives
+	if c.cfg.IgnoreClientDirectives {
+		rd = noDirectives()
+	} else {
+		rd = requestDirectives(r.Header)
+	}
+
+	kb := c.keyBufs.Get().(*keyBuf)
+	defer c.keyBufs.Put(kb)
+	kb.b = c.key.appendKey(kb.b[:0], r)
+	primaryLen := len(kb.b)
+	now := time.Now()
+	ctx := r.Context()
+
+	e := c.lookup(ctx, kb, primaryLen, r)
+	var v verdict
+	if e != nil {
+		v = c.judge(e, now, &rd)
+		if v.servable {
+			c.serveHit(w, r, e, v, hitFresh)
+			return
+		}
+		if v.whileRevalidate {
+			c.serveHit(w, r, e, v, hitStale)
+			c.refresh(h.next, r, string(kb.b), primaryLen, e, v)
+			return
+		}
+	}
+	if rd.onlyIfCached {
+		// RFC 9111 §5.2.1.7: nothing stored fits and the client will
+		// not let us ask.
+		st := cacheStatus{fwd: "miss"}
+		if e != nil {
+			st.fwd = "stale"
+		}
+		c.setStatus(w.Header(), st)
+		middleware.StateFrom(ctx).CacheStatus = "MISS"
+		w.Header()["Cache-Control"] = []string{"no-store"}
+		http.Error(w, http.StatusText(http.StatusGatewayTimeout), http.StatusGatewayTimeout)
+		return
+	}
+	c.fetch(h.next, w, r, kb, primaryLen, e, v, &rd, true)
+}
+
+// errNoFit marks a Store.Get failure the cache reads as a miss.
+var errNoFit = errors.New("cache: stored entry does not fit")
+
+// lookup returns the stored response for r, looking up the primary key in
+// kb.b[:primaryLen] and, when the primary entry records a Vary, the
+// variant key it then appends to kb.b; nil when there is none. A variant
+// older than its primary record is from before an invalidation and is
+// ignored.
+func (c *cacher) lookup(ctx context.Context, kb *keyBuf, primaryLen int, r *http.Request) *Entry {
+	e, err := c.zone.Store.Get(ctx, view(kb.b[:primaryLen]))
+	if err != nil {
+		if !errors.Is(err, ErrMiss) {
+			c.log.LogAttrs(ctx, slog.LevelDebug, "cache: store get failed", slog.String("zone", c.zone.Name), slog.Any("error", err))
+		}
+		return nil
+	}
+	if e.Vary == nil {
+		return e
+	}
+	kb.b = c.appendVariant(kb.b[:primaryLen], e.Vary, r.Header)
+	ve, err := c.zone.Store.Get(ctx, view(kb.b))
+	if err != nil || ve.ResponseTime.Before(e.ResponseTime) {
+		return nil
+	}
+	return ve
+}
+
+// appendVariant appends to a primary key the part that names the variant
+// selected by the request fields h for the Vary field names.
+func (c *cacher) appendVariant(b []byte, names []string, h http.Header) []byte {
+	b = append(b, 0, 'v')
+	return append(b, varyKey(names, h, nil)...)
+}
+
+// bypass reports whether the route's bypass rules send r past the cache.
+func (c *cacher) bypass(r *http.Request) bool {
+	for _, m := range c.cfg.Bypass.Methods {
+		if r.Method == m {
+			return true
+		}
+	}
+	for _, name := range c.bypassHeaders {
+		if vv := r.Header[name]; len(vv) > 0 && vv[0] != "" {
+			return true
+		}
+	}
+	for _, name := range c.cfg.Bypass.Cookies {
+		if _, ok := cookieValue(r.Header, name); ok {
+			return true
+		}
+	}
+	// Protocol upgrades are never cached.
+	if _, ok := r.Header["Upgrade"]; ok {
+		return true
+	}
+	return false
+}
+
+// forwardUncached sends r to the upstream without the cache, saying why in
+// Cache-Status.
+func (c *cacher) forwardUncached(next http.Handler, w http.ResponseWriter, r *http.Request, why string) {
+	c.setStatus(w.Header(), cacheStatus{fwd: why})
+	middleware.StateFrom(r.Context()).CacheStatus = strings.ToUpper(why)
+	next.ServeHTTP(w, r)
+}

@@ -1,0 +1,119 @@
+package cache
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"palisade/internal/middleware"
+)
+
+// hitKind says why a stored response is being sent.
+type hitKind uint8
+
+const (
+	hitFresh       hitKind = iota // fresh, or stale as the client allows
+	hitStale                      // stale while revalidating, or on error
+	hitRevalidated                // the upstream confirmed it with a 304
+	hitFilled                     // just stored by this request's own fill
+)
+
+// serveHit answers r from the stored response e, which may be sent for
+// it: the stored header fields (without this cache's targeted field), a
+// current Age (RFC 9111 §5.1: on every response from the cache),
+// Cache-Status, and then the client's own conditionals answered from e
+// (RFC 9110 §13.2: 304 or 412), a Range answered from the complete body
+// (RFC 9110 §14), or the whole response. The stored slices are shared,
+// not copied: they have no room to append into, so a later Add
+// reallocates instead of writing into the entry.
+func (c *cacher) serveHit(w http.ResponseWriter, r *http.Request, e *Entry, v verdict, kind hitKind) {
+	h := w.Header()
+	for k, vv := range e.Header {
+		h[k] = vv
+	}
+	for _, k := range c.removed {
+		delete(h, k)
+	}
+	h["Age"] = ageField(v.age)
+	z := c.zone
+	st := middleware.StateFrom(r.Context())
+	switch kind {
+	case hitFresh:
+		z.Hits.Add(1)
+		st.CacheStatus = "HIT"
+		c.setStatus(h, cacheStatus{hit: true, ttl: v.ttl(), hasTTL: true})
+	case hitStale:
+		z.Stale.Add(1)
+		st.CacheStatus = "STALE"
+		c.setStatus(h, cacheStatus{hit: true, ttl: v.ttl(), hasTTL: true})
+	case hitRevalidated:
+		z.Revalidated.Add(1)
+		st.CacheStatus = "REVALIDATED"
+		c.setStatus(h, cacheStatus{fwd: "stale", fwdStatus: http.StatusNotModified, ttl: v.ttl(), hasTTL: true})
+	case hitFilled:
+		st.CacheStatus = "MISS"
+		c.setStatus(h, cacheStatus{fwd: "miss", fwdStatus: e.Status, stored: true, ttl: v.ttl(), hasTTL: true})
+	}
+	if status := evaluateConditional(r, e.Header); status != 0 {
+		delete(h, "Content-Length")
+		w.WriteHeader(status)
+		return
+	}
+	if rg := r.Header["Range"]; len(rg) == 1 && r.Method == http.MethodGet && e.Status == http.StatusOK && ifRangeMatches(r, e.Header) {
+		// RFC 9110 §14.2: a Range served from the complete stored body.
+		ranges, err := parseRange(rg[0], int64(len(e.Body)))
+		switch {
+		case errors.Is(err, errUnsatisfiable):
+			serveUnsatisfiable(w, int64(len(e.Body)))
+			return
+		case len(ranges) > 0:
+			for _, k := range c.removed {
+				delete(h, k)
+			}
+			serveRanges(w, e.Status, h, e.Body, ranges)
+			for _, br := range ranges {
+				z.BytesServed.Add(br.length)
+			}
+			return
+		}
+	}
+	w.WriteHeader(e.Status)
+	if r.Method != http.MethodHead {
+		n, _ := w.Write(e.Body)
+		z.BytesServed.Add(int64(n))
+	}
+}
+
+// ageFields are the Age field values of the first hour, allocated once:
+// a hit then allocates nothing for its Age. Each has no room to append
+// into.
+var ageFields = func() [][]string {
+	t := make([][]string, 3600)
+	for i := range t {
+		t[i] = []string{strconv.Itoa(i)}[:1:1]
+	}
+	return t
+}()
+
+// ageField returns the Age field value for age (RFC 9111 §5.1: whole
+// seconds, truncated).
+func ageField(age time.Duration) []string {
+	s := int64(max(age, 0) / time.Second)
+	if s < int64(len(ageFields)) {
+		return ageFields[s]
+	}
+	return []string{strconv.FormatInt(min(s, maxDeltaSeconds), 10)}
+}
+
+// setStatus appends this cache's member to the response's Cache-Status
+// (RFC 9211 §2: a cache appends; the last member is the one nearest the
+// client), when the route asks for it.
+func (c *cacher) setStatus(h http.Header, st cacheStatus) {
+	if !c.cfg.Status {
+		return
+	}
+	var buf [96]byte
+	b := st.appendTo(buf[:0], c.cfg.StatusName)
+	h["Cache-Status"] = append(h["Cache-Status"], string(b))
+}

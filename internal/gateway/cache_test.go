@@ -1,0 +1,520 @@
+package gateway
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"palisade/internal/testenv"
+)
+
+// The conformance tests of the cache middleware (internal/cache), named
+// after the sections of RFC 9111 (and RFC 5861, 9110, 9211) they cover.
+// Each drives real requests through a gateway to a loopback origin that
+// counts and records what it receives. They live here because the gateway
+// imports the cache.
+
+// origin is a loopback backend whose answer a test sets per path.
+type origin struct {
+	mu    sync.Mutex
+	seen  []http.Header // request headers, in arrival order
+	paths []string
+	n     atomic.Int64
+	serve func(w http.ResponseWriter, r *http.Request, n int64)
+}
+
+func (o *origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n := o.n.Add(1)
+	o.mu.Lock()
+	o.seen = append(o.seen, r.Header.Clone())
+	o.paths = append(o.paths, r.Method+" "+r.URL.RequestURI())
+	o.mu.Unlock()
+	o.serve(w, r, n)
+}
+
+func (o *origin) count() int64 { return o.n.Load() }
+
+func (o *origin) last() http.Header {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.seen[len(o.seen)-1]
+}
+
+// startCache runs a gateway with one cached route (the middleware body
+// extra added to {kind: cache, zone: z}) in front of an origin answering
+// with serve.
+func startCache(t *testing.T, extra string, serve func(w http.ResponseWriter, r *http.Request, n int64)) (*harness, *origin) {
+	t.Helper()
+	o := &origin{serve: serve}
+	addr := testenv.Backend(t, o).Listener.Addr().String()
+	if extra != "" {
+		extra = ", " + extra
+	}
+	h := start(t, fmt.Sprintf(`
+access_log: {output: "off"}
+listeners:
+  - {name: web, address: "127.0.0.1:0"}
+cache_zones:
+  - {name: z, max_size: 16MiB, max_object_size: 1MiB}
+routes:
+  - {name: app, match: {path_prefix: /}, middlewares: [{kind: cache, zone: z%s}], upstream: app}
+upstreams:
+  - {name: app, backends: [{address: %q}]}
+`, extra, addr))
+	return h, o
+}
+
+type reply struct {
+	status int
+	body   string
+	header http.Header
+}
+
+func do(t *testing.T, h *harness, method, path string, hdr ...string) reply {
+	t.Helper()
+	req := newRequest(t, method, h.url(path), nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	status, body, header := get(t, http.DefaultClient, req)
+	return reply{status, body, header}
+}
+
+// eventually polls cond until it holds, for at most 10s: for the tests
+// where real time must pass (a max-age of one second running out).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestRFC9111_4_2_FreshResponseServedFromCache(t *testing.T) {
+	h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=300")
+		fmt.Fprintf(w, "body %d", n)
+	})
+	first := do(t, h, "GET", "/a")
+	second := do(t, h, "GET", "/a")
+	if o.count() != 1 {
+		t.Errorf("origin saw %d requests for two GETs within max-age, want 1", o.count())
+	}
+	if first.body != "body 1" || second.body != "body 1" {
+		t.Errorf("bodies %q, %q, want both %q", first.body, second.body, "body 1")
+	}
+	if got := second.header.Get("Age"); got == "" {
+		t.Error("a hit has no Age field (RFC 9111 §5.1: required from a cache)")
+	}
+	if got := second.header.Get("Cache-Status"); !strings.Contains(got, "hit") {
+		t.Errorf("Cache-Status of a hit = %q, want hit", got)
+	}
+	if got := first.header.Get("Cache-Status"); !strings.Contains(got, "fwd=miss") || !strings.Contains(got, "stored") {
+		t.Errorf("Cache-Status of the first request = %q, want fwd=miss and stored", got)
+	}
+	do(t, h, "HEAD", "/a")
+	if o.count() != 1 {
+		t.Errorf("a HEAD after a stored GET reached the origin (%d requests), want it answered from the cache", o.count())
+	}
+}
+
+func TestRFC9111_4_3_1_StaleRevalidatedWithValidators(t *testing.T) {
+	h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=1")
+		w.Header().Set("ETag", `"v1"`)
+		w.Header().Set("X-Version", fmt.Sprint(n))
+		if r.Header.Get("If-None-Match") == `"v1"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		io.WriteString(w, "content")
+	})
+	do(t, h, "GET", "/r")
+	eventually(t, "the stored response to go stale", func() bool {
+		do(t, h, "GET", "/r")
+		return o.count() > 1
+	})
+	if got := o.last().Get("If-None-Match"); got != `"v1"` {
+		t.Errorf("the request after expiry had If-None-Match %q, want the stored ETag", got)
+	}
+	// RFC 9111 §4.3.4: the 304's fields update the stored response.
+	r := do(t, h, "GET", "/r")
+	if r.body != "content" {
+		t.Errorf("body after revalidation = %q, want the stored body", r.body)
+	}
+	if got := r.header.Get("X-Version"); got != "2" {
+		t.Errorf("X-Version after a 304 = %q, want 2 (the 304 updates the stored header)", got)
+	}
+}
+
+func TestRFC9111_4_1_VarySelectsVariant(t *testing.T) {
+	h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=300")
+		w.Header().Set("Vary", "Accept-Language")
+		fmt.Fprintf(w, "lang=%s", r.Header.Get("Accept-Language"))
+	})
+	for _, tc := range []struct{ lang, want string }{
+		{"en", "lang=en"}, {"fr", "lang=fr"}, {"en", "lang=en"}, {"fr", "lang=fr"},
+	} {
+		if r := do(t, h, "GET", "/v", "Accept-Language", tc.lang); r.body != tc.want {
+			t.Errorf("GET with Accept-Language %s = %q, want %q", tc.lang, r.body, tc.want)
+		}
+	}
+	if o.count() != 2 {
+		t.Errorf("origin saw %d requests for two variants asked twice, want 2", o.count())
+	}
+}
+
+func TestRFC9111_5_2_2_5_NoStoreNeverStored(t *testing.T) {
+	h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "no-store, max-age=300")
+		io.WriteString(w, "secret")
+	})
+	do(t, h, "GET", "/ns")
+	do(t, h, "GET", "/ns")
+	if o.count() != 2 {
+		t.Errorf("origin saw %d requests for a no-store response asked twice, want 2", o.count())
+	}
+}
+
+func TestRFC9111_3_5_AuthorizationWithoutPublicNotShared(t *testing.T) {
+	h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=300")
+		fmt.Fprintf(w, "for %s", r.Header.Get("Authorization"))
+	})
+	do(t, h, "GET", "/me", "Authorization", "Bearer alice")
+	r := do(t, h, "GET", "/me")
+	if o.count() != 2 || strings.Contains(r.body, "alice") {
+		t.Errorf("a response to Authorization without public was served to another client (%d origin requests, body %q)", o.count(), r.body)
+	}
+}
+
+func TestRFC9111_5_2_1_7_OnlyIfCached(t *testing.T) {
+	h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=300")
+		io.WriteString(w, "x")
+	})
+	if r := do(t, h, "GET", "/oic", "Cache-Control", "only-if-cached"); r.status != http.StatusGatewayTimeout {
+		t.Errorf("only-if-cached with nothing stored = %d, want 504", r.status)
+	}
+	do(t, h, "GET", "/oic")
+	if r := do(t, h, "GET", "/oic", "Cache-Control", "only-if-cached"); r.status != 200 {
+		t.Errorf("only-if-cached with a fresh response stored = %d, want 200", r.status)
+	}
+	if o.count() != 1 {
+		t.Errorf("origin saw %d requests, want 1 (only-if-cached never forwards)", o.count())
+	}
+}
+
+func TestRFC9111_5_2_1_4_RequestNoCacheRevalidates(t *testing.T) {
+	h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=300")
+		io.WriteString(w, "x")
+	})
+	do(t, h, "GET", "/nc")
+	do(t, h, "GET", "/nc", "Cache-Control", "no-cache")
+	if o.count() != 2 {
+		t.Errorf("origin saw %d requests, want 2: the client's no-cache goes to the origin", o.count())
+	}
+	do(t, h, "GET", "/nc", "Pragma", "no-cache")
+	if o.count() != 3 {
+		t.Errorf("origin saw %d requests, want 3: Pragma: no-cache without Cache-Control goes to the origin", o.count())
+	}
+}
+
+func TestRFC9110_13_ClientConditionalAnsweredFromCache(t *testing.T) {
+	h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=300")
+		w.Header().Set("ETag", `"e"`)
+		io.WriteString(w, "x")
+	})
+	if r := do(t, h, "GET", "/c", "If-None-Match", `"e"`); r.status != http.StatusNotModified {
+		t.Errorf("conditional miss = %d, want 304 from the stored response", r.status)
+	}
+	if r := do(t, h, "GET", "/c", "If-None-Match", `"e"`); r.status != http.StatusNotModified {
+		t.Errorf("conditional hit = %d, want 304", r.status)
+	}
+	if r := do(t, h, "GET", "/c", "If-None-Match", `"other"`); r.status != 200 || r.body != "x" {
+		t.Errorf("non-matching conditional = %d %q, want 200 x", r.status, r.body)
+	}
+	if o.count() != 1 {
+		t.Errorf("origin saw %d requests, want 1", o.count())
+	}
+	if h := o.last(); h.Get("If-None-Match") != "" {
+		t.Errorf("the fill carried the client's If-None-Match %q, want the whole response asked for", h.Get("If-None-Match"))
+	}
+}
+
+func TestRFC9111_4_4_UnsafeMethodInvalidates(t *testing.T) {
+	h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=300")
+		if r.Method == "POST" {
+			w.Header().Set("Location", "/other")
+			w.WriteHeader(http.StatusCreated)
+			return
+		}
+		fmt.Fprintf(w, "%s %d", r.URL.Path, n)
+	})
+	do(t, h, "GET", "/item")
+	do(t, h, "GET", "/other")
+	do(t, h, "POST", "/item")
+	before := o.count()
+	do(t, h, "GET", "/item")
+	do(t, h, "GET", "/other")
+	if got := o.count() - before; got != 2 {
+		t.Errorf("after a successful POST, %d of the target and Location URIs went to the origin, want 2", got)
+	}
+}
+
+func TestRFC5861_3_StaleWhileRevalidate(t *testing.T) {
+	h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=1, stale-while-revalidate=60")
+		fmt.Fprintf(w, "v%d", n)
+	})
+	do(t, h, "GET", "/swr")
+	// Once stale (an Age of 1s or more against max-age=1), the stored
+	// response is served at once and refreshed in the background, once.
+	var stale reply
+	eventually(t, "a stale response", func() bool {
+		stale = do(t, h, "GET", "/swr")
+		return stale.header.Get("Age") != "0"
+	})
+	if stale.body != "v1" {
+		t.Errorf("stale-while-revalidate served %q, want the stale v1 at once", stale.body)
+	}
+	eventually(t, "the background refresh", func() bool { return o.count() == 2 })
+	eventually(t, "the refreshed response", func() bool { return do(t, h, "GET", "/swr").body == "v2" })
+	if o.count() != 2 {
+		t.Errorf("origin saw %d requests, want 2 (one background refresh)", o.count())
+	}
+}
+
+func TestRFC5861_4_StaleIfError(t *testing.T) {
+	var failing atomic.Bool
+	h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) {
+		if failing.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=1, stale-if-error=600")
+		io.WriteString(w, "good")
+	})
+	do(t, h, "GET", "/sie")
+	failing.Store(true)
+	var r reply
+	eventually(t, "the origin asked again", func() bool {
+		r = do(t, h, "GET", "/sie")
+		return o.count() > 1
+	})
+	if r.status != 200 || r.body != "good" {
+		t.Errorf("stale-if-error with the origin failing = %d %q, want 200 good", r.status, r.body)
+	}
+}
+
+func TestRFC5861_4_MustRevalidateNeverStale(t *testing.T) {
+	var failing atomic.Bool
+	h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) {
+		if failing.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=1, must-revalidate, stale-if-error=600")
+		io.WriteString(w, "good")
+	})
+	do(t, h, "GET", "/mr")
+	failing.Store(true)
+	var r reply
+	eventually(t, "the origin asked again", func() bool {
+		r = do(t, h, "GET", "/mr")
+		return o.count() > 1
+	})
+	if r.status != http.StatusServiceUnavailable {
+		t.Errorf("must-revalidate with the origin failing = %d, want the 503 (RFC 9111 §5.2.2.2: never served stale)", r.status)
+	}
+}
+
+func TestPurge(t *testing.T) {
+	h, o := startCache(t, `purge: {allow: [127.0.0.0/8]}`, func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=300")
+		if strings.HasPrefix(r.URL.Path, "/t/") {
+			w.Header().Set("Surrogate-Key", "team-a shared")
+		}
+		fmt.Fprintf(w, "%d", n)
+	})
+	fill := func(paths ...string) {
+		for _, p := range paths {
+			do(t, h, "GET", p)
+		}
+	}
+	cached := func(p string) bool {
+		before := o.count()
+		do(t, h, "GET", p)
+		return o.count() == before
+	}
+	fill("/p/1", "/p/2", "/q", "/t/1", "/t/2")
+	if r := do(t, h, "PURGE", "/q"); r.status != 200 || r.body != "purged 1\n" {
+		t.Errorf("PURGE /q = %d %q, want 200 purged 1", r.status, r.body)
+	}
+	if cached("/q") || !cached("/p/1") {
+		t.Error("exact purge: want /q gone and /p/1 kept")
+	}
+	if r := do(t, h, "PURGE", "/p/*"); r.body != "purged 2\n" {
+		t.Errorf("PURGE /p/* = %q, want purged 2", r.body)
+	}
+	if cached("/p/1") || cached("/p/2") {
+		t.Error("prefix purge left /p/ entries")
+	}
+	if r := do(t, h, "PURGE", "/", "Surrogate-Key", "team-a"); r.body != "purged 2\n" {
+		t.Errorf("PURGE by tag = %q, want purged 2", r.body)
+	}
+	if cached("/t/1") {
+		t.Error("tag purge left /t/1")
+	}
+}
+
+func TestRFC9211_CacheStatus(t *testing.T) {
+	h, _ := startCache(t, `bypass: {headers: [X-Debug]}`, func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=300")
+		io.WriteString(w, "x")
+	})
+	for _, tc := range []struct {
+		name string
+		hdr  []string
+		want string
+	}{
+		{"miss", nil, "Palisade; fwd=miss; fwd-status=200; stored"},
+		{"hit", nil, "Palisade; hit; ttl="},
+		{"bypass", []string{"X-Debug", "1"}, "Palisade; fwd=bypass"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := do(t, h, "GET", "/s", tc.hdr...).header.Get("Cache-Status"); !strings.HasPrefix(got, tc.want) {
+				t.Errorf("Cache-Status = %q, want it to start %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestCoalescing(t *testing.T) {
+	release := make(chan struct{})
+	h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) {
+		if r.URL.Path == "/cold" {
+			<-release
+			w.Header().Set("Cache-Control", "max-age=300")
+		} else {
+			w.Header().Set("Cache-Control", "no-store")
+			// Every uncacheable request must be in flight at once:
+			// none waits for another.
+			<-release
+		}
+		io.WriteString(w, "x")
+	})
+	for _, tc := range []struct {
+		path string
+		want int64
+	}{{"/cold", 1}, {"/uncacheable", 100}} {
+		t.Run(tc.path, func(t *testing.T) {
+			release = make(chan struct{})
+			before := o.count()
+			var wg sync.WaitGroup
+			errs := make(chan error, 100)
+			for range 100 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					resp, err := http.Get(h.url(tc.path))
+					if err != nil {
+						errs <- err
+						return
+					}
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if string(body) != "x" {
+						errs <- fmt.Errorf("body %q", body)
+					}
+				}()
+			}
+			if tc.want == 100 {
+				// All 100 reach the origin while it holds every one.
+				eventually(t, "100 requests at the origin at once", func() bool { return o.count()-before == 100 })
+			} else {
+				eventually(t, "the first request at the origin", func() bool { return o.count()-before == 1 })
+				time.Sleep(50 * time.Millisecond) // let the others queue on the fill
+			}
+			close(release)
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			if got := o.count() - before; got != tc.want {
+				t.Errorf("100 concurrent GETs of %s made %d origin requests, want %d", tc.path, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRFC9110_14_RangesFromStoredResponse(t *testing.T) {
+	h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=300")
+		w.Header().Set("ETag", `"abc"`)
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "0123456789")
+	})
+	for _, tc := range []struct {
+		name, rng, ifRange string
+		status             int
+		body, crange       string
+	}{
+		{"miss fetches whole, serves the range", "bytes=2-4", "", 206, "234", "bytes 2-4/10"},
+		{"one range", "bytes=0-0", "", 206, "0", "bytes 0-0/10"},
+		{"suffix", "bytes=-3", "", 206, "789", "bytes 7-9/10"},
+		{"unsatisfiable", "bytes=20-", "", 416, "", "bytes */10"},
+		{"if-range matches", "bytes=1-2", `"abc"`, 206, "12", "bytes 1-2/10"},
+		{"if-range differs", "bytes=1-2", `"old"`, 200, "0123456789", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hdr := []string{"Range", tc.rng}
+			if tc.ifRange != "" {
+				hdr = append(hdr, "If-Range", tc.ifRange)
+			}
+			r := do(t, h, "GET", "/range", hdr...)
+			if r.status != tc.status || r.body != tc.body || r.header.Get("Content-Range") != tc.crange {
+				t.Errorf("Range %s = %d %q Content-Range %q, want %d %q %q", tc.rng, r.status, r.body, r.header.Get("Content-Range"), tc.status, tc.body, tc.crange)
+			}
+		})
+	}
+	r := do(t, h, "GET", "/range", "Range", "bytes=0-1,5-6")
+	if r.status != 206 || !strings.HasPrefix(r.header.Get("Content-Type"), "multipart/byteranges") {
+		t.Errorf("two ranges = %d %q, want a 206 multipart/byteranges", r.status, r.header.Get("Content-Type"))
+	}
+	if o.count() != 1 {
+		t.Errorf("origin saw %d requests, want 1: every range is cut from the stored response", o.count())
+	}
+}
+
+func TestRFC9213_TargetedFieldWinsAndIsRemoved(t *testing.T) {
+	h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Palisade-Cache-Control", "max-age=300")
+		io.WriteString(w, "x")
+	})
+	first := do(t, h, "GET", "/tg")
+	do(t, h, "GET", "/tg")
+	if o.count() != 1 {
+		t.Errorf("origin saw %d requests, want 1: Palisade-Cache-Control max-age wins over Cache-Control no-store", o.count())
+	}
+	if got := first.header.Get("Palisade-Cache-Control"); got != "" {
+		t.Errorf("the response kept Palisade-Cache-Control %q, want it removed (RFC 9213 §2.2)", got)
+	}
+	if got := first.header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("Cache-Control = %q, want the origin's no-store passed on", got)
+	}
+}
