@@ -7,6 +7,13 @@
 //	GET /64k    65536-byte body
 //	GET /json   a 64 KiB JSON list of user records (bench/apibody's "api"
 //	            body, application/json), for bench/compare compress
+//	GET /cache/1k, /cache/64k
+//	            1024- and 65536-byte bodies with Cache-Control: public,
+//	            max-age=3600 and a strong ETag, for bench/compare cache
+//	GET /_count the number of requests answered so far, this one not
+//	            included, as a decimal line (bench/compare cache reads it
+//	            directly, not through the proxy, to see whether the proxy
+//	            answered from its cache)
 //	anything else: 404
 //
 // It parses only as far as framing needs (request line, Content-Length);
@@ -22,6 +29,7 @@ import (
 	"log"
 	"net"
 	"strconv"
+	"sync/atomic"
 
 	"palisade/bench/apibody"
 )
@@ -41,9 +49,11 @@ func main() {
 		big[i] = "abcdefghijklmnopqrstuvwxyz0123456789"[i%36]
 	}
 	responses := map[string][]byte{
-		"/small": response(200, "text/plain", small),
-		"/64k":   response(200, "text/plain", big),
-		"/json":  response(200, "application/json", apibody.JSON(64<<10, false)),
+		"/small":     response(200, "text/plain", small),
+		"/64k":       response(200, "text/plain", big),
+		"/json":      response(200, "application/json", apibody.JSON(64<<10, false)),
+		"/cache/1k":  cacheable(big[:1<<10], `"1k-v1"`),
+		"/cache/64k": cacheable(big, `"64k-v1"`),
 	}
 	notFound := response(404, "text/plain", []byte("not found\n"))
 	for {
@@ -59,6 +69,16 @@ func response(status int, contentType string, body []byte) []byte {
 	head := fmt.Sprintf("HTTP/1.1 %d OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", status, contentType, len(body))
 	return append([]byte(head), body...)
 }
+
+// cacheable is a 200 that every shared cache may store for an hour.
+func cacheable(body []byte, etag string) []byte {
+	head := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: public, max-age=3600\r\n"+
+		"ETag: %s\r\nContent-Length: %d\r\n\r\n", etag, len(body))
+	return append([]byte(head), body...)
+}
+
+// served counts the requests answered, /_count excluded.
+var served atomic.Int64
 
 func serve(c net.Conn, responses map[string][]byte, notFound []byte) {
 	defer c.Close()
@@ -91,11 +111,17 @@ func serve(c net.Conn, responses map[string][]byte, notFound []byte) {
 				return
 			}
 		}
-		resp, ok := responses[path]
-		if !ok {
-			resp = notFound
+		if path == "/_count" {
+			n := strconv.AppendInt(nil, served.Load(), 10)
+			fmt.Fprintf(w, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: no-store\r\nContent-Length: %d\r\n\r\n%s\n", len(n)+1, n)
+		} else {
+			served.Add(1)
+			resp, ok := responses[path]
+			if !ok {
+				resp = notFound
+			}
+			w.Write(resp)
 		}
-		w.Write(resp)
 		if r.Buffered() == 0 {
 			if err := w.Flush(); err != nil {
 				return
