@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
 	"sort"
 	"time"
 
@@ -316,6 +317,13 @@ func buildTarget(s *Snapshot, u config.Upstream, deps Deps) (*proxy.Target, erro
 func buildRoute(rc config.Route, t *proxy.Target, deps Deps) (http.Handler, error) {
 	if t == nil {
 		return nil, fmt.Errorf("upstream %q failed to build", rc.Upstream)
+	}
+	for _, mc := range rc.Middlewares {
+		if !slices.Contains(chainOrder[:], mc.Kind) {
+			// A kind the config knows but the chain order does not
+			// would be dropped without a word.
+			return nil, fmt.Errorf("middleware %s has no place in the chain order", mc.Kind)
+		}
 	}
 	mws := make([]middleware.Middleware, 0, len(rc.Middlewares))
 	for _, order := range chainOrder {
