@@ -11,6 +11,7 @@ import (
 	"sort"
 	"time"
 
+	"palisade/internal/auth"
 	"palisade/internal/compress"
 	"palisade/internal/config"
 	"palisade/internal/lb"
@@ -331,11 +332,13 @@ func buildRoute(rc config.Route, t *proxy.Target, deps Deps) (http.Handler, erro
 
 // chainOrder is the fixed order of the request path, outermost first
 // (DESIGN.md): obs, ipfilter, ratelimit, auth, waf, rewrite, cache, compress.
-var chainOrder = [...]string{"compress"}
+var chainOrder = [...]string{"auth", "compress"}
 
 // newMiddleware is the one switch over middleware kinds.
 func newMiddleware(mc config.Middleware, deps Deps) (middleware.Middleware, error) {
 	switch {
+	case mc.Auth != nil:
+		return auth.New(*mc.Auth, deps.Log)
 	case mc.Compress != nil:
 		return compress.New(*mc.Compress, deps.Log)
 	}
