@@ -22,6 +22,7 @@ Usage:
   palisade validate [-c palisade.yaml]     check a config; prints every problem as FILE:LINE:COL
   palisade proxy --from ADDR --to ADDR...  quick mode: forward ADDR to backends, round robin
   palisade demo                            start two demo backends and the proxy in front of them
+  palisade hash-password [-cost 10]        print the bcrypt hash of a password read from stdin
   palisade version                         print the version
 
 Run 'palisade COMMAND --help' for a command's flags.
@@ -45,6 +46,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdProxy(args[1:], stdout, stderr)
 	case "demo":
 		return cmdDemo(args[1:], stdout, stderr)
+	case "hash-password":
+		return cmdHashPassword(args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version", "-version":
 		return cmdVersion(stdout)
 	case "help", "-h", "--help", "-help":

@@ -16,7 +16,8 @@ import "path/filepath"
 // "relative to the config file" by linking to docs/config.md#file-paths.
 
 // resolvePaths resolves every file path in c against c.Dir: the access
-// log file and the certificate and key files of every TLS listener.
+// log file, the certificate and key files of every TLS listener, and the
+// htpasswd and key files of auth middlewares.
 func (c *Config) resolvePaths() {
 	if c.Dir == "" {
 		return
@@ -33,6 +34,21 @@ func (c *Config) resolvePaths() {
 			cert := &t.Certificates[j]
 			cert.CertFile = c.resolvePath(cert.CertFile)
 			cert.KeyFile = c.resolvePath(cert.KeyFile)
+		}
+	}
+	for i := range c.Routes {
+		for _, m := range c.Routes[i].Middlewares {
+			if m.Auth == nil {
+				continue
+			}
+			if b := m.Auth.Basic; b != nil {
+				b.HtpasswdFile = c.resolvePath(b.HtpasswdFile)
+			}
+			if j := m.Auth.JWT; j != nil {
+				for k := range j.Keys {
+					j.Keys[k].File = c.resolvePath(j.Keys[k].File)
+				}
+			}
 		}
 	}
 }

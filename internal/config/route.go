@@ -39,6 +39,7 @@ type Match struct {
 // body pointer is set after decoding.
 type Middleware struct {
 	Kind     string    `yaml:"kind"`
+	Auth     *Auth     `yaml:"-" kind:"auth"`
 	Cache    *Cache    `yaml:"-" kind:"cache"`
 	Compress *Compress `yaml:"-" kind:"compress"`
 }

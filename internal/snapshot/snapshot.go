@@ -12,6 +12,7 @@ import (
 	"sort"
 	"time"
 
+	"palisade/internal/auth"
 	"palisade/internal/cache"
 	"palisade/internal/compress"
 	"palisade/internal/config"
@@ -344,11 +345,13 @@ func buildRoute(rc config.Route, t *proxy.Target, deps Deps) (http.Handler, erro
 
 // chainOrder is the fixed order of the request path, outermost first
 // (DESIGN.md): obs, ipfilter, ratelimit, auth, waf, rewrite, cache, compress.
-var chainOrder = [...]string{"cache", "compress"}
+var chainOrder = [...]string{"auth", "cache", "compress"}
 
 // newMiddleware is the one switch over middleware kinds.
 func newMiddleware(mc config.Middleware, deps Deps) (middleware.Middleware, error) {
 	switch {
+	case mc.Auth != nil:
+		return auth.New(*mc.Auth, deps.Log)
 	case mc.Cache != nil:
 		if deps.CacheZone == nil {
 			return nil, fmt.Errorf("no cache zones in this build")
