@@ -16,7 +16,7 @@ import (
 //	version  byte (encodingVersion)
 //	metaLen  uvarint
 //	meta     metaLen bytes:
-//	    status                    uvarint, 100..999
+//	    status                    uvarint, 100..999 (0 in a Vary primary)
 //	    body length               uvarint, what follows the metadata
 //	    request, response, expiry time: varint seconds, uvarint nanoseconds
 //	    header                    uvarint field count, then per field, in
@@ -56,7 +56,7 @@ var (
 
 // encode returns e's stored form.
 func encode(e *cache.Entry) ([]byte, error) {
-	if e.Status < minStatus || e.Status > maxStatus {
+	if !validStatus(uint64(e.Status), len(e.Vary)) {
 		return nil, fmt.Errorf("redisstore: encode: status %d out of range", e.Status)
 	}
 	for _, t := range []time.Time{e.RequestTime, e.ResponseTime, e.Expires} {
@@ -117,6 +117,13 @@ func metaSizeHint(e *cache.Entry) int {
 	return n
 }
 
+// validStatus reports whether an entry with nvary Vary names may have
+// status: a response's, or 0 for the primary entry that only records a
+// Vary (the cache leaves its Status unset).
+func validStatus(status uint64, nvary int) bool {
+	return minStatus <= status && status <= maxStatus || status == 0 && nvary > 0
+}
+
 func appendTime(b []byte, t time.Time) []byte {
 	b = binary.AppendVarint(b, t.Unix())
 	return binary.AppendUvarint(b, uint64(t.Nanosecond()))
@@ -152,7 +159,7 @@ func decode(b []byte) (*cache.Entry, error) {
 	d := decoder{s: string(b[start : start+int(metaLen)])}
 	e := &cache.Entry{}
 	status := d.uvarint()
-	if status < minStatus || status > maxStatus {
+	if status > maxStatus {
 		return nil, errCorrupt
 	}
 	e.Status = int(status)
@@ -187,7 +194,7 @@ func decode(b []byte) (*cache.Entry, error) {
 	}
 	e.Vary = d.strings()
 	e.Tags = d.strings()
-	if d.err != nil || len(d.s) != 0 {
+	if d.err != nil || len(d.s) != 0 || !validStatus(status, len(e.Vary)) {
 		return nil, errCorrupt
 	}
 	if len(body) > 0 {

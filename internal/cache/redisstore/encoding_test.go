@@ -41,6 +41,16 @@ func sampleEntries() map[string]*cache.Entry {
 			Vary:    []string{"Accept-Encoding", "Accept-Language"},
 			Expires: t0.Add(time.Minute),
 		},
+		// Regression: the primary entry the cache writes for a
+		// response with Vary has no Status, which encode refused
+		// ("status 0 out of range"), so the primary was never stored
+		// and no response with Vary was ever a hit in a Redis zone.
+		"vary primary as the cache writes it": {
+			Vary:         []string{"Accept-Language"},
+			RequestTime:  t0,
+			ResponseTime: t0,
+			Expires:      t0.Add(time.Minute),
+		},
 		"binary body": {Status: 206, Header: http.Header{"Content-Range": {"bytes 0-299/1000"}}, Body: body, Expires: t0},
 		"zero times":  {Status: 404, Header: http.Header{"X-Empty": {""}, "X-None": {}}},
 		"non-ascii":   {Status: 999, Header: http.Header{"X-Name": {"Zoë 東京"}}, Tags: []string{"é", ""}, Expires: t0},
@@ -100,6 +110,7 @@ func TestEncodeRefuses(t *testing.T) {
 		e    *cache.Entry
 	}{
 		{"status below 100", &cache.Entry{Status: 99}},
+		{"status 0 without vary", &cache.Entry{Status: 0, Header: http.Header{"X": {"y"}}}},
 		{"status above 999", &cache.Entry{Status: 1000}},
 		{"empty field name", &cache.Entry{Status: 200, Header: http.Header{"": {"x"}}}},
 		{"time past year 9999", &cache.Entry{Status: 200, Expires: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}},
