@@ -530,11 +530,12 @@ func cmpErr(a, b error) error {
 
 // ZoneKey identifies a cache zone across reloads: its name and settings.
 func ZoneKey(z config.CacheZone) string {
-	key := fmt.Sprintf("%s|%s|%d|%d", z.Name, z.Store, z.MaxSize, z.MaxObjectSize)
 	if z.Redis != nil {
-		key += fmt.Sprintf("|%+v", *z.Redis)
+		// max_size bounds only memory zones: changing it must not
+		// reconnect a Redis zone.
+		return fmt.Sprintf("%s|%s|%d|%+v", z.Name, z.Store, z.MaxObjectSize, *z.Redis)
 	}
-	return key
+	return fmt.Sprintf("%s|%s|%d|%d", z.Name, z.Store, z.MaxSize, z.MaxObjectSize)
 }
 
 // NewZone opens the store of a cache zone.
