@@ -84,9 +84,7 @@ func newForward(cfg config.AuthForward, keep bool, log *slog.Logger) (*forwardAu
 func (h *forwardHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f := h.fwd
 	// The client's own copies never reach the upstream, whatever happens.
-	for _, name := range f.responseHeaders {
-		delete(r.Header, name)
-	}
+	deleteClientCopies(r.Header, f.responseHeaders)
 	ctx, cancel := context.WithTimeout(r.Context(), f.timeout)
 	defer cancel()
 	resp, err := f.client.Do(f.subRequest(ctx, r))

@@ -158,3 +158,31 @@ func BenchmarkForward(b *testing.B) {
 		}
 	}
 }
+
+// TestForwardUnderscoreSpellingRemoved guards the bug where a client's
+// X_Auth_User passed beside the X-Auth-User copied from the auth service;
+// CGI-style backends read both as HTTP_X_AUTH_USER.
+func TestForwardUnderscoreSpellingRemoved(t *testing.T) {
+	authSrv := testenv.Backend(t, &authService{})
+	srv, backend := front(t, config.Auth{Forward: ptr(forwardConfig(authSrv.URL + "/verify"))}, nil)
+	req, _ := http.NewRequest("GET", srv.URL+"/allow", nil)
+	req.Header["X_Auth_User"] = []string{"mallory"}
+	req.Header["x_auth-groups"] = []string{"root"}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /allow = %d, want 200", resp.StatusCode)
+	}
+	got, _ := backend.last()
+	for name, v := range got {
+		if (equalFoldDashUnderscore(name, "X-Auth-User") || equalFoldDashUnderscore(name, "X-Auth-Groups")) && strings.IndexByte(name, '_') >= 0 {
+			t.Errorf("backend got the client's %s: %q", name, v)
+		}
+	}
+	if got.Get("X-Auth-User") != "alice" {
+		t.Errorf("backend got X-Auth-User %q, want alice", got.Get("X-Auth-User"))
+	}
+}

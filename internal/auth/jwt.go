@@ -27,10 +27,12 @@ type jwtAuth struct {
 	bearer  bool   // the header is Authorization: the Bearer scheme is required
 	cookie  string
 	claims  []forwardedClaim
-	keep    bool
-	missing string // the challenge for a request without a token
-	invalid string // the challenge for a bad token
-	log     *slog.Logger
+	// claimHeaders are the headers of claims, deleted from every request.
+	claimHeaders []string
+	keep         bool
+	missing      string // the challenge for a request without a token
+	invalid      string // the challenge for a bad token
+	log          *slog.Logger
 }
 
 // forwardedClaim is a claim copied into a request header.
@@ -105,6 +107,7 @@ func newJWT(cfg config.AuthJWT, keep bool, log *slog.Logger) (*jwtAuth, error) {
 	}
 	for _, c := range slices.Sorted(maps.Keys(cfg.Claims)) {
 		j.claims = append(j.claims, forwardedClaim{claim: c, header: http.CanonicalHeaderKey(cfg.Claims[c])})
+		j.claimHeaders = append(j.claimHeaders, http.CanonicalHeaderKey(cfg.Claims[c]))
 	}
 	j.missing = "Bearer"
 	j.invalid = `Bearer error="invalid_token"`
@@ -120,9 +123,7 @@ func newJWT(cfg config.AuthJWT, keep bool, log *slog.Logger) (*jwtAuth, error) {
 func (h *jwtHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	j := h.jwt
 	// The client's own copies never reach the upstream, whatever happens.
-	for _, c := range j.claims {
-		delete(r.Header, c.header)
-	}
+	deleteClientCopies(r.Header, j.claimHeaders)
 	raw, found, ok := j.token(r)
 	switch {
 	case !found:

@@ -354,3 +354,35 @@ func BenchmarkJWT(b *testing.B) {
 		})
 	}
 }
+
+// TestJWTUnderscoreSpellingRemoved guards the bug where only the canonical
+// spelling of a claim header was removed from the client's request: X_User
+// reached the backend, which CGI, PHP, WSGI and Rack read as HTTP_X_USER,
+// the same variable as the X-User the middleware vouches for.
+func TestJWTUnderscoreSpellingRemoved(t *testing.T) {
+	k := testKeys()
+	cfg := jwtConfig(t)
+	srv, backend := front(t, config.Auth{JWT: &cfg}, nil)
+	req, _ := http.NewRequest("GET", srv.URL, nil)
+	req.Header["Authorization"] = []string{"Bearer " + sign(t, jwt.SigningMethodRS256, k.rsa, "", goodClaims())}
+	req.Header["X_User"] = []string{"mallory"}
+	req.Header["x_eMail"] = []string{"mallory@example.com"}
+	req.Header["X_Other"] = []string{"kept"}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET with a good token = %d, want 200", resp.StatusCode)
+	}
+	got, _ := backend.last()
+	for name, v := range got {
+		if equalFoldDashUnderscore(name, "X-User") && name != "X-User" || equalFoldDashUnderscore(name, "X-Email") && name != "X-Email" {
+			t.Errorf("backend got the client's %s: %q", name, v)
+		}
+	}
+	if got.Get("X-User") != "alice" || got.Get("X_Other") != "kept" {
+		t.Errorf("backend got X-User %q, X_Other %q; want alice, kept", got.Get("X-User"), got.Get("X_Other"))
+	}
+}
