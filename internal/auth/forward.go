@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -168,8 +169,9 @@ func (f *forwardAuth) relay(w http.ResponseWriter, r *http.Request, resp *http.R
 	st := middleware.StateFrom(r.Context())
 	st.Err = fmt.Errorf("auth service answered %d: %w", resp.StatusCode, ErrBadCredentials)
 	h := w.Header()
+	conn := resp.Header["Connection"]
 	for name, v := range resp.Header {
-		if isHopByHop(name) {
+		if isHopByHop(name) || namedByConnection(conn, name) {
 			continue
 		}
 		h[name] = v
@@ -198,8 +200,25 @@ func (f *forwardAuth) relay(w http.ResponseWriter, r *http.Request, resp *http.R
 // frames the body, which is framed again.
 func isHopByHop(name string) bool {
 	switch name {
-	case "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Te", "Trailer", "Upgrade", "Content-Length":
+	case "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Te", "Trailer", "Upgrade", "Content-Length",
+		"Proxy-Authenticate", "Proxy-Authorization":
 		return true
+	}
+	return false
+}
+
+// namedByConnection reports whether the canonical field name is listed in
+// the Connection field values conn (RFC 9110 §7.6.1: such fields belong to
+// that one connection and a proxy must remove them before forwarding).
+func namedByConnection(conn []string, name string) bool {
+	for _, v := range conn {
+		for opt := range strings.SplitSeq(v, ",") {
+			// ASCII case folding only: strings.EqualFold would match the
+			// Kelvin sign to k.
+			if opt = strings.TrimSpace(opt); len(opt) == len(name) && asciiHasPrefixFold(opt, name) {
+				return true
+			}
+		}
 	}
 	return false
 }

@@ -39,6 +39,11 @@ func (a *authService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(uri, "/big"):
 		w.WriteHeader(http.StatusForbidden)
 		io.WriteString(w, strings.Repeat("x", 100))
+	case strings.HasPrefix(uri, "/conn"):
+		w.Header().Set("Connection", "X-Internal-Hop, keep-alive")
+		w.Header().Set("X-Internal-Hop", "auth-node-7")
+		w.Header().Set("Proxy-Authenticate", `Basic realm="internal"`)
+		w.WriteHeader(http.StatusForbidden)
 	case strings.HasPrefix(uri, "/slow"):
 		time.Sleep(300 * time.Millisecond)
 	}
@@ -184,5 +189,23 @@ func TestForwardUnderscoreSpellingRemoved(t *testing.T) {
 	}
 	if got.Get("X-Auth-User") != "alice" {
 		t.Errorf("backend got X-Auth-User %q, want alice", got.Get("X-Auth-User"))
+	}
+}
+
+// TestForwardRelayDropsConnectionFields guards the bug where a refusal was
+// relayed with the fields its Connection header named (RFC 9110 §7.6.1:
+// they belong to the connection to the auth service) and with its
+// Proxy-Authenticate, both of which a proxy must not pass on.
+func TestForwardRelayDropsConnectionFields(t *testing.T) {
+	authSrv := testenv.Backend(t, &authService{})
+	srv, _ := front(t, config.Auth{Forward: ptr(forwardConfig(authSrv.URL + "/verify"))}, nil)
+	status, _, hdr := do(t, srv.Client(), "GET", srv.URL+"/conn", nil)
+	if status != 403 {
+		t.Fatalf("GET /conn = %d, want the auth service's 403", status)
+	}
+	for _, name := range []string{"X-Internal-Hop", "Proxy-Authenticate"} {
+		if v := hdr.Get(name); v != "" {
+			t.Errorf("client got %s %q, want it dropped", name, v)
+		}
 	}
 }
