@@ -108,6 +108,12 @@ func (h *forwardHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.relay(w, r, resp)
 		return
 	}
+	// The client's credentials go before the auth service's fields are
+	// copied: a service that exchanges them for its own (response_headers:
+	// [Authorization]) must see its value arrive.
+	if !f.keep {
+		delete(r.Header, "Authorization")
+	}
 	for _, name := range f.responseHeaders {
 		if v := resp.Header[name]; len(v) > 0 {
 			r.Header[name] = v
@@ -115,9 +121,6 @@ func (h *forwardHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Read what is left of a short body so the connection can be reused.
 	io.CopyN(io.Discard, resp.Body, 4<<10)
-	if !f.keep {
-		delete(r.Header, "Authorization")
-	}
 	h.next.ServeHTTP(w, r)
 }
 

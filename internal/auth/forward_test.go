@@ -24,6 +24,9 @@ func (a *authService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.last = r.Header.Clone()
 	a.mu.Unlock()
 	switch uri := r.Header.Get("X-Forwarded-Uri"); {
+	case strings.HasPrefix(uri, "/exchange"):
+		w.Header().Set("Authorization", "Bearer internal-token")
+		w.WriteHeader(http.StatusOK)
 	case strings.HasPrefix(uri, "/allow"):
 		w.Header().Set("X-Auth-User", "alice")
 		w.Header().Set("X-Auth-Groups", "admin")
@@ -207,5 +210,23 @@ func TestForwardRelayDropsConnectionFields(t *testing.T) {
 		if v := hdr.Get(name); v != "" {
 			t.Errorf("client got %s %q, want it dropped", name, v)
 		}
+	}
+}
+
+// TestForwardExchangedAuthorization guards the bug where an Authorization
+// copied from the auth service's 2xx (response_headers: [Authorization], a
+// token exchange) was deleted with the client's credentials right after.
+func TestForwardExchangedAuthorization(t *testing.T) {
+	authSrv := testenv.Backend(t, &authService{})
+	cfg := forwardConfig(authSrv.URL + "/verify")
+	cfg.ResponseHeaders = append(cfg.ResponseHeaders, "Authorization")
+	srv, backend := front(t, config.Auth{Forward: &cfg}, nil)
+	status, _, _ := do(t, srv.Client(), "GET", srv.URL+"/exchange", map[string]string{"Authorization": "Basic Y2xpZW50OnNlY3JldA=="})
+	if status != 200 {
+		t.Fatalf("GET /exchange = %d, want 200", status)
+	}
+	got, _ := backend.last()
+	if v := got.Values("Authorization"); len(v) != 1 || v[0] != "Bearer internal-token" {
+		t.Errorf("backend got Authorization %q, want only the auth service's [Bearer internal-token]", v)
 	}
 }
