@@ -14,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"palisade/internal/config"
+	"palisade/internal/httpsyntax"
 	"palisade/internal/middleware"
 )
 
@@ -234,8 +235,8 @@ func (j *jwtAuth) keyFor(token *jwt.Token) (any, error) {
 
 // claimValue formats a claim for a header: strings as they are, numbers
 // and booleans in JSON, a list of those joined with commas. Objects, and
-// values that cannot be a field value (RFC 9110 §5.5: no CR, LF or NUL),
-// are not forwarded.
+// values that cannot be a field value (RFC 9110 §5.5: no control byte but
+// HTAB, so no CR, LF, NUL or DEL), are not forwarded.
 func claimValue(v any) (string, bool) {
 	var s string
 	switch x := v.(type) {
@@ -258,10 +259,10 @@ func claimValue(v any) (string, bool) {
 	default:
 		return "", false
 	}
-	if strings.ContainsAny(s, "\r\n\x00") {
+	if !httpsyntax.ValidFieldValue(s) {
 		return "", false
 	}
-	return strings.TrimSpace(s), true
+	return httpsyntax.TrimOWS(s), true
 }
 
 // close drops idle connections to the key set's server.

@@ -386,3 +386,27 @@ func TestJWTUnderscoreSpellingRemoved(t *testing.T) {
 		t.Errorf("backend got X-User %q, X_Other %q; want alice, kept", got.Get("X-User"), got.Get("X_Other"))
 	}
 }
+
+// TestJWTClaimWithControlByte guards the bug where a claim holding a
+// control byte other than CR, LF or NUL (\x01, DEL) was set as a header
+// value, which RFC 9110 §5.5 forbids: the transport then refused the whole
+// request (502) instead of the claim being left out.
+func TestJWTClaimWithControlByte(t *testing.T) {
+	k := testKeys()
+	cfg := jwtConfig(t)
+	srv, backend := front(t, config.Auth{JWT: &cfg}, nil)
+	for _, sub := range []string{"alice\x01", "alice\x7f", "a\x1bb"} {
+		tok := sign(t, jwt.SigningMethodRS256, k.rsa, "", with(goodClaims(), "sub", sub))
+		status, _, _ := do(t, srv.Client(), "GET", srv.URL, map[string]string{"Authorization": "Bearer " + tok})
+		if status != 200 {
+			t.Errorf("token with sub %q = %d, want 200 without the claim", sub, status)
+			continue
+		}
+		if got, _ := backend.last(); got.Get("X-User") != "" {
+			t.Errorf("sub %q forwarded as X-User %q, want it left out", sub, got.Get("X-User"))
+		}
+	}
+	if v, ok := claimValue(" \tbob\t "); !ok || v != "bob" {
+		t.Errorf("claimValue(%q) = %q, %v; want bob, true", " \tbob\t ", v, ok)
+	}
+}
