@@ -410,3 +410,21 @@ func TestJWTClaimWithControlByte(t *testing.T) {
 		t.Errorf("claimValue(%q) = %q, %v; want bob, true", " \tbob\t ", v, ok)
 	}
 }
+
+// TestJWTOtherSchemeChallenge guards the bug where Authorization: Basic on
+// a Bearer route was answered with error="invalid_token": RFC 6750 §3.1
+// says a request using another authentication method lacks Bearer
+// credentials, and its challenge carries no error code.
+func TestJWTOtherSchemeChallenge(t *testing.T) {
+	cfg := jwtConfig(t)
+	srv, _ := front(t, config.Auth{JWT: &cfg}, nil)
+	for _, tc := range []struct{ auth, want string }{
+		{"Basic YWxpY2U6d29uZGVybGFuZA==", "Bearer"},
+		{"Bearer not-a-jws", `Bearer error="invalid_token"`},
+	} {
+		status, _, hdr := do(t, srv.Client(), "GET", srv.URL, map[string]string{"Authorization": tc.auth})
+		if status != 401 || hdr.Get("WWW-Authenticate") != tc.want {
+			t.Errorf("Authorization %q = %d, WWW-Authenticate %q; want 401, %q", tc.auth, status, hdr.Get("WWW-Authenticate"), tc.want)
+		}
+	}
+}
