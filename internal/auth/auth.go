@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"palisade/internal/config"
 	"palisade/internal/middleware"
@@ -93,6 +94,56 @@ func asciiHasPrefixFold(s, prefix string) bool {
 			b += 'a' - 'A'
 		}
 		if a != b {
+			return false
+		}
+	}
+	return true
+}
+
+// deleteClientCopies removes from h the fields named in names (canonical),
+// and every spelling of them with underscores for dashes (X_User for
+// X-User, in any case). CGI, FastCGI (PHP), WSGI and Rack backends read
+// both spellings as one variable (HTTP_X_USER), so a client sending X_User
+// itself could otherwise claim the identity the middleware vouches for.
+// The scan of h costs a byte search per field and allocates nothing.
+func deleteClientCopies(h http.Header, names []string) {
+	for _, name := range names {
+		delete(h, name)
+	}
+	for k := range h {
+		if strings.IndexByte(k, '_') < 0 {
+			continue
+		}
+		for _, name := range names {
+			if equalFoldDashUnderscore(k, name) {
+				delete(h, k)
+				break
+			}
+		}
+	}
+}
+
+// equalFoldDashUnderscore compares a and b ignoring ASCII case, with '_'
+// and '-' counted as one character.
+func equalFoldDashUnderscore(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == '_' {
+			x = '-'
+		}
+		if y == '_' {
+			y = '-'
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
 			return false
 		}
 	}

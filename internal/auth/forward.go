@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -84,9 +85,7 @@ func newForward(cfg config.AuthForward, keep bool, log *slog.Logger) (*forwardAu
 func (h *forwardHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f := h.fwd
 	// The client's own copies never reach the upstream, whatever happens.
-	for _, name := range f.responseHeaders {
-		delete(r.Header, name)
-	}
+	deleteClientCopies(r.Header, f.responseHeaders)
 	ctx, cancel := context.WithTimeout(r.Context(), f.timeout)
 	defer cancel()
 	resp, err := f.client.Do(f.subRequest(ctx, r))
@@ -109,6 +108,12 @@ func (h *forwardHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.relay(w, r, resp)
 		return
 	}
+	// The client's credentials go before the auth service's fields are
+	// copied: a service that exchanges them for its own (response_headers:
+	// [Authorization]) must see its value arrive.
+	if !f.keep {
+		delete(r.Header, "Authorization")
+	}
 	for _, name := range f.responseHeaders {
 		if v := resp.Header[name]; len(v) > 0 {
 			r.Header[name] = v
@@ -116,9 +121,6 @@ func (h *forwardHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Read what is left of a short body so the connection can be reused.
 	io.CopyN(io.Discard, resp.Body, 4<<10)
-	if !f.keep {
-		delete(r.Header, "Authorization")
-	}
 	h.next.ServeHTTP(w, r)
 }
 
@@ -170,8 +172,9 @@ func (f *forwardAuth) relay(w http.ResponseWriter, r *http.Request, resp *http.R
 	st := middleware.StateFrom(r.Context())
 	st.Err = fmt.Errorf("auth service answered %d: %w", resp.StatusCode, ErrBadCredentials)
 	h := w.Header()
+	conn := resp.Header["Connection"]
 	for name, v := range resp.Header {
-		if isHopByHop(name) {
+		if isHopByHop(name) || namedByConnection(conn, name) {
 			continue
 		}
 		h[name] = v
@@ -200,8 +203,25 @@ func (f *forwardAuth) relay(w http.ResponseWriter, r *http.Request, resp *http.R
 // frames the body, which is framed again.
 func isHopByHop(name string) bool {
 	switch name {
-	case "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Te", "Trailer", "Upgrade", "Content-Length":
+	case "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Te", "Trailer", "Upgrade", "Content-Length",
+		"Proxy-Authenticate", "Proxy-Authorization":
 		return true
+	}
+	return false
+}
+
+// namedByConnection reports whether the canonical field name is listed in
+// the Connection field values conn (RFC 9110 §7.6.1: such fields belong to
+// that one connection and a proxy must remove them before forwarding).
+func namedByConnection(conn []string, name string) bool {
+	for _, v := range conn {
+		for opt := range strings.SplitSeq(v, ",") {
+			// ASCII case folding only: strings.EqualFold would match the
+			// Kelvin sign to k.
+			if opt = strings.TrimSpace(opt); len(opt) == len(name) && asciiHasPrefixFold(opt, name) {
+				return true
+			}
+		}
 	}
 	return false
 }

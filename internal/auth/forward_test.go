@@ -24,6 +24,9 @@ func (a *authService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.last = r.Header.Clone()
 	a.mu.Unlock()
 	switch uri := r.Header.Get("X-Forwarded-Uri"); {
+	case strings.HasPrefix(uri, "/exchange"):
+		w.Header().Set("Authorization", "Bearer internal-token")
+		w.WriteHeader(http.StatusOK)
 	case strings.HasPrefix(uri, "/allow"):
 		w.Header().Set("X-Auth-User", "alice")
 		w.Header().Set("X-Auth-Groups", "admin")
@@ -39,6 +42,11 @@ func (a *authService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(uri, "/big"):
 		w.WriteHeader(http.StatusForbidden)
 		io.WriteString(w, strings.Repeat("x", 100))
+	case strings.HasPrefix(uri, "/conn"):
+		w.Header().Set("Connection", "X-Internal-Hop, keep-alive")
+		w.Header().Set("X-Internal-Hop", "auth-node-7")
+		w.Header().Set("Proxy-Authenticate", `Basic realm="internal"`)
+		w.WriteHeader(http.StatusForbidden)
 	case strings.HasPrefix(uri, "/slow"):
 		time.Sleep(300 * time.Millisecond)
 	}
@@ -156,5 +164,69 @@ func BenchmarkForward(b *testing.B) {
 		if req.Header["X-Auth-User"] == nil {
 			b.Fatal("refused")
 		}
+	}
+}
+
+// TestForwardUnderscoreSpellingRemoved guards the bug where a client's
+// X_Auth_User passed beside the X-Auth-User copied from the auth service;
+// CGI-style backends read both as HTTP_X_AUTH_USER.
+func TestForwardUnderscoreSpellingRemoved(t *testing.T) {
+	authSrv := testenv.Backend(t, &authService{})
+	srv, backend := front(t, config.Auth{Forward: ptr(forwardConfig(authSrv.URL + "/verify"))}, nil)
+	req, _ := http.NewRequest("GET", srv.URL+"/allow", nil)
+	req.Header["X_Auth_User"] = []string{"mallory"}
+	req.Header["x_auth-groups"] = []string{"root"}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /allow = %d, want 200", resp.StatusCode)
+	}
+	got, _ := backend.last()
+	for name, v := range got {
+		if (equalFoldDashUnderscore(name, "X-Auth-User") || equalFoldDashUnderscore(name, "X-Auth-Groups")) && strings.IndexByte(name, '_') >= 0 {
+			t.Errorf("backend got the client's %s: %q", name, v)
+		}
+	}
+	if got.Get("X-Auth-User") != "alice" {
+		t.Errorf("backend got X-Auth-User %q, want alice", got.Get("X-Auth-User"))
+	}
+}
+
+// TestForwardRelayDropsConnectionFields guards the bug where a refusal was
+// relayed with the fields its Connection header named (RFC 9110 §7.6.1:
+// they belong to the connection to the auth service) and with its
+// Proxy-Authenticate, both of which a proxy must not pass on.
+func TestForwardRelayDropsConnectionFields(t *testing.T) {
+	authSrv := testenv.Backend(t, &authService{})
+	srv, _ := front(t, config.Auth{Forward: ptr(forwardConfig(authSrv.URL + "/verify"))}, nil)
+	status, _, hdr := do(t, srv.Client(), "GET", srv.URL+"/conn", nil)
+	if status != 403 {
+		t.Fatalf("GET /conn = %d, want the auth service's 403", status)
+	}
+	for _, name := range []string{"X-Internal-Hop", "Proxy-Authenticate"} {
+		if v := hdr.Get(name); v != "" {
+			t.Errorf("client got %s %q, want it dropped", name, v)
+		}
+	}
+}
+
+// TestForwardExchangedAuthorization guards the bug where an Authorization
+// copied from the auth service's 2xx (response_headers: [Authorization], a
+// token exchange) was deleted with the client's credentials right after.
+func TestForwardExchangedAuthorization(t *testing.T) {
+	authSrv := testenv.Backend(t, &authService{})
+	cfg := forwardConfig(authSrv.URL + "/verify")
+	cfg.ResponseHeaders = append(cfg.ResponseHeaders, "Authorization")
+	srv, backend := front(t, config.Auth{Forward: &cfg}, nil)
+	status, _, _ := do(t, srv.Client(), "GET", srv.URL+"/exchange", map[string]string{"Authorization": "Basic Y2xpZW50OnNlY3JldA=="})
+	if status != 200 {
+		t.Fatalf("GET /exchange = %d, want 200", status)
+	}
+	got, _ := backend.last()
+	if v := got.Values("Authorization"); len(v) != 1 || v[0] != "Bearer internal-token" {
+		t.Errorf("backend got Authorization %q, want only the auth service's [Bearer internal-token]", v)
 	}
 }

@@ -67,10 +67,18 @@ func newJWKSSource(cfg config.AuthJWKS, log *slog.Logger) *jwksSource {
 		ForceAttemptHTTP2:     true,
 	}
 	return &jwksSource{
-		url:    cfg.URL,
-		client: &http.Client{Transport: tr, Timeout: cfg.Timeout.D()},
-		cfg:    cfg,
-		log:    log,
+		url: cfg.URL,
+		// Redirects are not followed: the URL was checked to be https (or
+		// loopback http) by config, and a redirect, from the provider or
+		// from anyone who controls a path on it, could otherwise send the
+		// fetch to plain http or to an internal address (SSRF).
+		client: &http.Client{
+			Transport:     tr,
+			Timeout:       cfg.Timeout.D(),
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		cfg: cfg,
+		log: log,
 	}
 }
 
@@ -155,6 +163,9 @@ func (s *jwksSource) fetch() (*keySet, error) {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		if loc := resp.Header.Get("Location"); loc != "" {
+			return nil, fmt.Errorf("status %d to %q: redirects are not followed (hint: configure the final URL)", resp.StatusCode, loc)
+		}
 		return nil, fmt.Errorf("status %d", resp.StatusCode)
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))

@@ -265,3 +265,28 @@ func FuzzMaxAge(f *testing.F) {
 		}
 	})
 }
+
+// TestJWKSRedirectNotFollowed guards the bug where the key set client
+// followed redirects: an https URL checked by config could send the fetch
+// to plain http or to an internal address, and whatever answered there
+// supplied the keys.
+func TestJWKSRedirectNotFollowed(t *testing.T) {
+	k := testKeys()
+	ks := &keyServer{}
+	ks.set(jwkOf(t, "k1", &k.rsa.PublicKey))
+	target := testenv.Backend(t, ks)
+	redirector := testenv.Backend(t, http.RedirectHandler(target.URL+"/jwks.json", http.StatusFound))
+	cfg := jwksConfig(redirector.URL + "/jwks.json")
+	log, logs := newLog()
+	srv, _ := front(t, config.Auth{JWT: &cfg}, log)
+	tok := sign(t, jwt.SigningMethodRS256, k.rsa, "k1", goodClaims())
+	if status, _, _ := do(t, srv.Client(), "GET", srv.URL, map[string]string{"Authorization": "Bearer " + tok}); status != 503 {
+		t.Errorf("token while the key set URL redirects = %d, want 503", status)
+	}
+	if n := ks.count(); n != 0 {
+		t.Errorf("redirect target fetched %d times, want never", n)
+	}
+	if n := logs.count("redirects are not followed"); n != 1 {
+		t.Errorf("redirect refusal logged %d times, want once", n)
+	}
+}

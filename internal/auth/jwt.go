@@ -14,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"palisade/internal/config"
+	"palisade/internal/httpsyntax"
 	"palisade/internal/middleware"
 )
 
@@ -27,10 +28,12 @@ type jwtAuth struct {
 	bearer  bool   // the header is Authorization: the Bearer scheme is required
 	cookie  string
 	claims  []forwardedClaim
-	keep    bool
-	missing string // the challenge for a request without a token
-	invalid string // the challenge for a bad token
-	log     *slog.Logger
+	// claimHeaders are the headers of claims, deleted from every request.
+	claimHeaders []string
+	keep         bool
+	missing      string // the challenge for a request without a token
+	invalid      string // the challenge for a bad token
+	log          *slog.Logger
 }
 
 // forwardedClaim is a claim copied into a request header.
@@ -105,6 +108,7 @@ func newJWT(cfg config.AuthJWT, keep bool, log *slog.Logger) (*jwtAuth, error) {
 	}
 	for _, c := range slices.Sorted(maps.Keys(cfg.Claims)) {
 		j.claims = append(j.claims, forwardedClaim{claim: c, header: http.CanonicalHeaderKey(cfg.Claims[c])})
+		j.claimHeaders = append(j.claimHeaders, http.CanonicalHeaderKey(cfg.Claims[c]))
 	}
 	j.missing = "Bearer"
 	j.invalid = `Bearer error="invalid_token"`
@@ -120,9 +124,7 @@ func newJWT(cfg config.AuthJWT, keep bool, log *slog.Logger) (*jwtAuth, error) {
 func (h *jwtHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	j := h.jwt
 	// The client's own copies never reach the upstream, whatever happens.
-	for _, c := range j.claims {
-		delete(r.Header, c.header)
-	}
+	deleteClientCopies(r.Header, j.claimHeaders)
 	raw, found, ok := j.token(r)
 	switch {
 	case !found:
@@ -181,6 +183,11 @@ func (j *jwtAuth) token(r *http.Request) (raw string, found, ok bool) {
 		t := strings.TrimSpace(v[0])
 		return t, true, isCompactJWS(t)
 	}
+	if !asciiHasPrefixFold(v[0], "Bearer ") {
+		// RFC 6750 §3.1: credentials of another scheme (Basic, say) are no
+		// Bearer credentials, so the challenge carries no error code.
+		return "", false, false
+	}
 	t, ok := parseBearer(v[0])
 	return t, true, ok && isCompactJWS(t)
 }
@@ -233,8 +240,8 @@ func (j *jwtAuth) keyFor(token *jwt.Token) (any, error) {
 
 // claimValue formats a claim for a header: strings as they are, numbers
 // and booleans in JSON, a list of those joined with commas. Objects, and
-// values that cannot be a field value (RFC 9110 §5.5: no CR, LF or NUL),
-// are not forwarded.
+// values that cannot be a field value (RFC 9110 §5.5: no control byte but
+// HTAB, so no CR, LF, NUL or DEL), are not forwarded.
 func claimValue(v any) (string, bool) {
 	var s string
 	switch x := v.(type) {
@@ -257,10 +264,10 @@ func claimValue(v any) (string, bool) {
 	default:
 		return "", false
 	}
-	if strings.ContainsAny(s, "\r\n\x00") {
+	if !httpsyntax.ValidFieldValue(s) {
 		return "", false
 	}
-	return strings.TrimSpace(s), true
+	return httpsyntax.TrimOWS(s), true
 }
 
 // close drops idle connections to the key set's server.

@@ -354,3 +354,77 @@ func BenchmarkJWT(b *testing.B) {
 		})
 	}
 }
+
+// TestJWTUnderscoreSpellingRemoved guards the bug where only the canonical
+// spelling of a claim header was removed from the client's request: X_User
+// reached the backend, which CGI, PHP, WSGI and Rack read as HTTP_X_USER,
+// the same variable as the X-User the middleware vouches for.
+func TestJWTUnderscoreSpellingRemoved(t *testing.T) {
+	k := testKeys()
+	cfg := jwtConfig(t)
+	srv, backend := front(t, config.Auth{JWT: &cfg}, nil)
+	req, _ := http.NewRequest("GET", srv.URL, nil)
+	req.Header["Authorization"] = []string{"Bearer " + sign(t, jwt.SigningMethodRS256, k.rsa, "", goodClaims())}
+	req.Header["X_User"] = []string{"mallory"}
+	req.Header["x_eMail"] = []string{"mallory@example.com"}
+	req.Header["X_Other"] = []string{"kept"}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET with a good token = %d, want 200", resp.StatusCode)
+	}
+	got, _ := backend.last()
+	for name, v := range got {
+		if equalFoldDashUnderscore(name, "X-User") && name != "X-User" || equalFoldDashUnderscore(name, "X-Email") && name != "X-Email" {
+			t.Errorf("backend got the client's %s: %q", name, v)
+		}
+	}
+	if got.Get("X-User") != "alice" || got.Get("X_Other") != "kept" {
+		t.Errorf("backend got X-User %q, X_Other %q; want alice, kept", got.Get("X-User"), got.Get("X_Other"))
+	}
+}
+
+// TestJWTClaimWithControlByte guards the bug where a claim holding a
+// control byte other than CR, LF or NUL (\x01, DEL) was set as a header
+// value, which RFC 9110 §5.5 forbids: the transport then refused the whole
+// request (502) instead of the claim being left out.
+func TestJWTClaimWithControlByte(t *testing.T) {
+	k := testKeys()
+	cfg := jwtConfig(t)
+	srv, backend := front(t, config.Auth{JWT: &cfg}, nil)
+	for _, sub := range []string{"alice\x01", "alice\x7f", "a\x1bb"} {
+		tok := sign(t, jwt.SigningMethodRS256, k.rsa, "", with(goodClaims(), "sub", sub))
+		status, _, _ := do(t, srv.Client(), "GET", srv.URL, map[string]string{"Authorization": "Bearer " + tok})
+		if status != 200 {
+			t.Errorf("token with sub %q = %d, want 200 without the claim", sub, status)
+			continue
+		}
+		if got, _ := backend.last(); got.Get("X-User") != "" {
+			t.Errorf("sub %q forwarded as X-User %q, want it left out", sub, got.Get("X-User"))
+		}
+	}
+	if v, ok := claimValue(" \tbob\t "); !ok || v != "bob" {
+		t.Errorf("claimValue(%q) = %q, %v; want bob, true", " \tbob\t ", v, ok)
+	}
+}
+
+// TestJWTOtherSchemeChallenge guards the bug where Authorization: Basic on
+// a Bearer route was answered with error="invalid_token": RFC 6750 §3.1
+// says a request using another authentication method lacks Bearer
+// credentials, and its challenge carries no error code.
+func TestJWTOtherSchemeChallenge(t *testing.T) {
+	cfg := jwtConfig(t)
+	srv, _ := front(t, config.Auth{JWT: &cfg}, nil)
+	for _, tc := range []struct{ auth, want string }{
+		{"Basic YWxpY2U6d29uZGVybGFuZA==", "Bearer"},
+		{"Bearer not-a-jws", `Bearer error="invalid_token"`},
+	} {
+		status, _, hdr := do(t, srv.Client(), "GET", srv.URL, map[string]string{"Authorization": tc.auth})
+		if status != 401 || hdr.Get("WWW-Authenticate") != tc.want {
+			t.Errorf("Authorization %q = %d, WWW-Authenticate %q; want 401, %q", tc.auth, status, hdr.Get("WWW-Authenticate"), tc.want)
+		}
+	}
+}

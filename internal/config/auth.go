@@ -295,14 +295,31 @@ func (j *AuthJWT) check() []Problem {
 	case t.Cookie != "" && !isToken(t.Cookie):
 		ps = append(ps, Problem{Field: "token.cookie", Message: fmt.Sprintf("%q is not a cookie name", t.Cookie)})
 	}
+	tokenHeader := "Authorization"
+	if j.Token.Header != "" {
+		tokenHeader = j.Token.Header
+	}
+	byHeader := map[string]string{} // folded header name → claim
 	for _, c := range slices.Sorted(maps.Keys(j.Claims)) {
-		h := j.Claims[c]
-		if !isToken(h) {
-			ps = append(ps, Problem{Field: "claims." + c, Message: fmt.Sprintf("%q is not a header name", h), Hint: "write a header name such as X-User"})
+		h, field := j.Claims[c], "claims."+c
+		switch {
+		case !isToken(h):
+			ps = append(ps, Problem{Field: field, Message: fmt.Sprintf("%q is not a header name", h), Hint: "write a header name such as X-User"})
+			continue
+		case !isClaimHeader(h):
+			ps = append(ps, Problem{Field: field, Message: fmt.Sprintf("claims cannot be forwarded in %s", h), Hint: "write a header of your own such as X-User"})
+			continue
+		case foldHeaderName(h) == foldHeaderName(tokenHeader):
+			// The middleware deletes the client's copies of claim headers
+			// before it reads the token: every request would be refused.
+			ps = append(ps, Problem{Field: field, Message: fmt.Sprintf("%s is the header the token is read from", h), Hint: "write a header of your own such as X-User"})
+			continue
 		}
-		if strings.EqualFold(h, "Authorization") || strings.EqualFold(h, "Host") || strings.EqualFold(h, "Cookie") {
-			ps = append(ps, Problem{Field: "claims." + c, Message: fmt.Sprintf("claims cannot be forwarded in %s", h), Hint: "write a header of your own such as X-User"})
+		if other, dup := byHeader[foldHeaderName(h)]; dup {
+			ps = append(ps, Problem{Field: field, Message: fmt.Sprintf("%s is also the header of claim %q", h, other), Hint: "forward each claim in a header of its own"})
+			continue
 		}
+		byHeader[foldHeaderName(h)] = c
 	}
 	if msg := checkQuotable(j.Realm); msg != "" {
 		ps = append(ps, Problem{Field: "realm", Message: msg, Hint: "write plain text without quotes or backslashes"})
@@ -398,8 +415,13 @@ func (f *AuthForward) check() []Problem {
 		ps = append(ps, Problem{Field: "timeout", Message: "must be positive", Hint: "write 5s"})
 	}
 	for i, h := range f.RequestHeaders {
-		if !isToken(h) {
+		switch {
+		case !isToken(h):
 			ps = append(ps, Problem{Field: fmt.Sprintf("request_headers[%d]", i), Message: fmt.Sprintf("%q is not a header name", h)})
+		case isHopByHop(h):
+			// Connection and Upgrade copied from the client would turn the
+			// sub-request into an upgrade or name fields for removal.
+			ps = append(ps, Problem{Field: fmt.Sprintf("request_headers[%d]", i), Message: h + " is a hop-by-hop or framing field", Hint: "copy end-to-end fields such as Authorization or Cookie"})
 		}
 	}
 	for i, h := range f.ResponseHeaders {
@@ -426,6 +448,29 @@ func isHopByHop(h string) bool {
 		}
 	}
 	return false
+}
+
+// isClaimHeader reports whether a claim may be forwarded in the request
+// header h: not a credential, not a hop-by-hop or framing field (the proxy
+// drops or derives those), and not a forwarding field (the proxy replaces
+// them, so the claim would vanish or, from a trusted peer, pose as the
+// client's address).
+func isClaimHeader(h string) bool {
+	if isHopByHop(h) {
+		return false
+	}
+	switch foldHeaderName(h) {
+	case "authorization", "proxy-authorization", "cookie", "expect", "via",
+		"forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-request-id":
+		return false
+	}
+	return true
+}
+
+// foldHeaderName returns h in lower case with underscores read as dashes,
+// the spelling CGI-style backends cannot tell apart from h.
+func foldHeaderName(h string) string {
+	return strings.ReplaceAll(strings.ToLower(h), "_", "-")
 }
 
 // checkQuotable returns what stops s from being sent as a quoted-string

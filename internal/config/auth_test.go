@@ -56,6 +56,16 @@ func TestAuthValidate(t *testing.T) {
 		{"http jwks", `{kind: auth, jwt: {jwks: {url: "http://id.example.com/jwks"}}}`, "is plain http to a host that is not loopback"},
 		{"header and cookie", `{kind: auth, jwt: {keys: [{file: k.pem}], token: {header: X-T, cookie: t}}}`, "jwt.token.cookie: cannot be combined with token.header"},
 		{"claim into Authorization", `{kind: auth, jwt: {keys: [{file: k.pem}], claims: {sub: Authorization}}}`, "claims cannot be forwarded in Authorization"},
+		// Regression: claims could be forwarded in framing, hop-by-hop and
+		// forwarding fields, in the token's own header (which the
+		// middleware clears before reading the token, refusing everyone),
+		// and two claims in one header.
+		{"claim into Content-Length", `{kind: auth, jwt: {keys: [{file: k.pem}], claims: {sub: Content-Length}}}`, "claims cannot be forwarded in Content-Length"},
+		{"claim into Connection", `{kind: auth, jwt: {keys: [{file: k.pem}], claims: {sub: connection}}}`, "claims cannot be forwarded in connection"},
+		{"claim into X-Forwarded-For", `{kind: auth, jwt: {keys: [{file: k.pem}], claims: {sub: X_Forwarded_For}}}`, "claims cannot be forwarded in X_Forwarded_For"},
+		{"claim into the token header", `{kind: auth, jwt: {keys: [{file: k.pem}], token: {header: X-Token}, claims: {sub: x-token}}}`, "jwt.claims.sub: x-token is the header the token is read from"},
+		{"two claims in one header", `{kind: auth, jwt: {keys: [{file: k.pem}], claims: {sub: X-User, email: X_User}}}`, `jwt.claims.sub: X-User is also the header of claim "email"`},
+		{"forward sends Upgrade", `{kind: auth, forward: {url: "http://127.0.0.1:1/", request_headers: [Upgrade]}}`, "forward.request_headers[0]: Upgrade is a hop-by-hop or framing field"},
 		{"duplicate kid", `{kind: auth, jwt: {keys: [{kid: a, file: k.pem}, {kid: a, file: j.pem}]}}`, `jwt.keys[1].kid: kid "a" is used by keys[0] too`},
 		{"forward without url", `{kind: auth, forward: {}}`, "forward.url: missing"},
 		{"forward copies Content-Length", `{kind: auth, forward: {url: "http://127.0.0.1:1/", response_headers: [Content-Length]}}`, "is a hop-by-hop or framing field"},
