@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"palisade/internal/config"
+	"palisade/internal/middleware"
 )
 
 // maxBasicCredentials bounds the decoded user-pass of a Basic header that
@@ -133,6 +134,7 @@ func (h *basicHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !b.keep {
 		delete(r.Header, "Authorization")
 	}
+	middleware.StateFrom(r.Context()).Authenticated = true
 	h.next.ServeHTTP(w, r)
 }
 

@@ -121,6 +121,7 @@ func (h *forwardHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Read what is left of a short body so the connection can be reused.
 	io.CopyN(io.Discard, resp.Body, 4<<10)
+	middleware.StateFrom(r.Context()).Authenticated = true
 	h.next.ServeHTTP(w, r)
 }
 

@@ -159,6 +159,7 @@ func (h *jwtHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !j.keep {
 		j.strip(r)
 	}
+	middleware.StateFrom(r.Context()).Authenticated = true
 	h.next.ServeHTTP(w, r)
 }
 

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"slices"
 	"time"
+
+	"palisade/internal/middleware"
 )
 
 // storeOptions are a route's choices that widen what RFC 9111 §3 lets the
@@ -67,8 +69,10 @@ func storable(req *http.Request, reqCC directives, status int, respHeader http.H
 		return false, "private"
 	}
 	// RFC 9111 §3.5: a response to a request with Authorization only with
-	// must-revalidate, public or s-maxage.
-	if _, auth := req.Header["Authorization"]; auth && !respCC.mustRevalidate && !respCC.public && respCC.sMaxAge < 0 {
+	// must-revalidate, public or s-maxage. A request the auth middleware
+	// let through counts as one, whether or not it left the credentials
+	// on: the response may be meant for that user alone.
+	if !respCC.mustRevalidate && !respCC.public && respCC.sMaxAge < 0 && authorized(req) {
 		return false, "authorization"
 	}
 	if _, cookie := respHeader["Set-Cookie"]; cookie && !opts.storeSetCookie && !slices.Contains(respCC.privateFields, "Set-Cookie") {
@@ -124,4 +128,14 @@ func storedHeader(h http.Header, cc directives) http.Header {
 		delete(out, name)
 	}
 	return out
+}
+
+// authorized reports whether req carries credentials, or carried them and
+// the auth middleware, which runs before the cache, accepted and removed
+// them.
+func authorized(req *http.Request) bool {
+	if _, ok := req.Header["Authorization"]; ok {
+		return true
+	}
+	return middleware.StateFrom(req.Context()).Authenticated
 }

@@ -38,6 +38,11 @@ type State struct {
 	Attempts int
 	// CacheStatus is set by the cache middleware (HIT, MISS, STALE...).
 	CacheStatus string
+	// Authenticated is set by the auth middleware when it let the request
+	// through on its credentials, which it may have removed: a shared
+	// cache treats the request as one carrying Authorization (RFC 9111
+	// §3.5), so a response meant for one user is not stored for all.
+	Authenticated bool
 	// Err is the failure that decided the response, if any. It is logged,
 	// never sent to the client.
 	Err error
