@@ -15,18 +15,36 @@ import (
 	"palisade/internal/middleware"
 )
 
+// Options are what a cache middleware takes from outside its own config:
+// what the snapshot knows of the rest of the route.
+type Options struct {
+	// Log receives store failures (at debug level: a store failure is a
+	// miss) and the failures of background refreshes; nil discards them.
+	Log *slog.Logger
+	// NormalizeAcceptEncoding, when not nil, maps a request's
+	// Accept-Encoding (its field lines combined; "" when absent) to the
+	// content coding the route's compressor would choose for it, or
+	// "identity": the variant key of a response that varies on
+	// Accept-Encoding, so that one stored variant serves every client
+	// whose field selects the same coding. It must be safe for concurrent
+	// use and should not allocate. Without it, Accept-Encoding is keyed by
+	// the codings it accepts. The snapshot sets it from the route's
+	// compress middleware (compress.Chooser); the cache never imports
+	// compress.
+	NormalizeAcceptEncoding func(acceptEncoding string) string
+}
+
 // New returns the cache middleware of one route, storing in zone. cfg has
 // been validated; New fails only on what validation should have caught.
-// log receives store failures (at debug level: a store failure is a miss)
-// and the failures of background refreshes.
 //
 // The middleware may serve any number of requests concurrently; routes
 // naming the same zone share its store, its fills in progress and its
 // counters.
-func New(cfg config.Cache, zone *Zone, log *slog.Logger) (middleware.Middleware, error) {
+func New(cfg config.Cache, zone *Zone, opts Options) (middleware.Middleware, error) {
 	if zone == nil {
 		return nil, fmt.Errorf("cache: no zone %q", cfg.Zone)
 	}
+	log := opts.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -34,7 +52,7 @@ func New(cfg config.Cache, zone *Zone, log *slog.Logger) (middleware.Middleware,
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
-	c := &cacher{cfg: cfg, zone: zone, log: log, key: key}
+	c := &cacher{cfg: cfg, zone: zone, log: log, key: key, normalizeAE: opts.NormalizeAcceptEncoding}
 	c.keyBufs.New = newKeyBuf
 	c.storeOpts = storeOptions{storeSetCookie: cfg.StoreSetCookie, defaultTTL: cfg.DefaultTTL.D()}
 	if cfg.TargetedField != "" {
@@ -72,7 +90,9 @@ type cacher struct {
 	bypassHeaders []string
 	purgeAllow    []netip.Prefix
 	storeOpts     storeOptions
-	keyBufs       sync.Pool // *keyBuf
+	// normalizeAE is Options.NormalizeAcceptEncoding.
+	normalizeAE func(string) string
+	keyBufs     sync.Pool // *keyBuf
 }
 
 type handler struct {
@@ -184,7 +204,7 @@ func (c *cacher) lookup(ctx context.Context, kb *keyBuf, primaryLen int, r *http
 // selected by the request fields h for the Vary field names.
 func (c *cacher) appendVariant(b []byte, names []string, h http.Header) []byte {
 	b = append(b, 0, 'v')
-	return append(b, varyKey(names, h, nil)...)
+	return append(b, varyKey(names, h, c.normalizeAE)...)
 }
 
 // bypass reports whether the route's bypass rules send r past the cache.

@@ -203,8 +203,12 @@ func (fw *fillWriter) mayStore() bool {
 		return false
 	}
 	fw.dirs = c.responseDirectives(fw.hdr, fw.status)
-	if _, star := varyNames(fw.hdr); star {
+	names, star := varyNames(fw.hdr)
+	if star {
 		return false // RFC 9111 §4.1: Vary: * never matches.
+	}
+	if c.normalizeAE != nil && slices.Contains(names, "Accept-Encoding") && !codingSelected(fw.req.Header, fw.hdr, c.normalizeAE) {
+		return false
 	}
 	if ok, _ := storable(fw.req, fw.reqDirs, fw.status, fw.hdr, fw.dirs, c.storeOpts); !ok {
 		return false
