@@ -17,6 +17,9 @@ type verdict struct {
 	// ifError: stale, but within stale-if-error; it may be sent when
 	// the upstream fails (RFC 5861 §4).
 	ifError bool
+	// byRequest: fresh, and servable but for the request's directives
+	// (RFC 9211 §2.2 fwd=request).
+	byRequest bool
 }
 
 // ttl is the response's remaining freshness, negative when stale.
@@ -72,14 +75,14 @@ func (c *cacher) judge(e *Entry, now time.Time, rd *directives) verdict {
 	}
 	// RFC 9111 §5.2.2.4: no-cache, and §5.2.1.4: the client's no-cache,
 	// mean a stored response is never sent without validation.
-	if d.noCache || rd.noCache {
+	if d.noCache {
 		return v
 	}
-	if rd.maxAge >= 0 && v.age > deltaDuration(rd.maxAge) {
-		return v // §5.2.1.1
-	}
-	if rd.minFresh >= 0 && v.ttl() < deltaDuration(rd.minFresh) {
-		return v // §5.2.1.3
+	if rd.noCache ||
+		rd.maxAge >= 0 && v.age > deltaDuration(rd.maxAge) || // §5.2.1.1
+		rd.minFresh >= 0 && v.ttl() < deltaDuration(rd.minFresh) { // §5.2.1.3
+		v.byRequest = v.ttl() > 0
+		return v
 	}
 	if v.ttl() > 0 {
 		v.servable = true

@@ -17,6 +17,7 @@ const (
 	hitStale                      // stale while revalidating, or on error
 	hitRevalidated                // the upstream confirmed it with a 304
 	hitFilled                     // just stored by this request's own fill
+	hitCollapsed                  // stored by the fill this request waited on
 )
 
 // serveHit answers r from the stored response e, which may be sent for
@@ -27,7 +28,11 @@ const (
 // (RFC 9110 §14), or the whole response. The stored slices are shared,
 // not copied: they have no room to append into, so a later Add
 // reallocates instead of writing into the entry.
-func (c *cacher) serveHit(w http.ResponseWriter, r *http.Request, e *Entry, v verdict, kind hitKind) {
+//
+// st is the Cache-Status member so far: empty for a request that did not
+// go forward (a hit, RFC 9211 §2.1), else its fwd reason, fwd-status and
+// collapsed; serveHit adds the ttl, and stored for hitFilled.
+func (c *cacher) serveHit(w http.ResponseWriter, r *http.Request, e *Entry, v verdict, kind hitKind, st cacheStatus) {
 	h := w.Header()
 	for k, vv := range e.Header {
 		h[k] = vv
@@ -37,24 +42,24 @@ func (c *cacher) serveHit(w http.ResponseWriter, r *http.Request, e *Entry, v ve
 	}
 	h["Age"] = ageField(v.age)
 	z := c.zone
-	st := middleware.StateFrom(r.Context())
+	ms := middleware.StateFrom(r.Context())
 	switch kind {
-	case hitFresh:
+	case hitFresh, hitCollapsed:
 		z.Hits.Add(1)
-		st.CacheStatus = "HIT"
-		c.setStatus(h, cacheStatus{hit: true, ttl: v.ttl(), hasTTL: true})
+		ms.CacheStatus = "HIT"
 	case hitStale:
 		z.Stale.Add(1)
-		st.CacheStatus = "STALE"
-		c.setStatus(h, cacheStatus{hit: true, ttl: v.ttl(), hasTTL: true})
+		ms.CacheStatus = "STALE"
 	case hitRevalidated:
 		z.Revalidated.Add(1)
-		st.CacheStatus = "REVALIDATED"
-		c.setStatus(h, cacheStatus{fwd: "stale", fwdStatus: http.StatusNotModified, ttl: v.ttl(), hasTTL: true})
+		ms.CacheStatus = "REVALIDATED"
 	case hitFilled:
-		st.CacheStatus = "MISS"
-		c.setStatus(h, cacheStatus{fwd: "miss", fwdStatus: e.Status, stored: true, ttl: v.ttl(), hasTTL: true})
+		ms.CacheStatus = "MISS"
+		st.stored = true
 	}
+	st.hit = st.fwd == ""
+	st.ttl, st.hasTTL = v.ttl(), true
+	c.setStatus(h, st)
 	if status := evaluateConditional(r, e.Header); status != 0 {
 		delete(h, "Content-Length")
 		w.WriteHeader(status)
