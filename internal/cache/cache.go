@@ -52,7 +52,8 @@ func New(cfg config.Cache, zone *Zone, opts Options) (middleware.Middleware, err
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
-	c := &cacher{cfg: cfg, zone: zone, log: log, key: key, normalizeAE: opts.NormalizeAcceptEncoding}
+	c := &cacher{cfg: cfg, zone: zone, log: log, key: key, normalizeAE: opts.NormalizeAcceptEncoding,
+		policy: freshnessPolicy(cfg)}
 	c.keyBufs.New = newKeyBuf
 	c.storeOpts = storeOptions{storeSetCookie: cfg.StoreSetCookie, defaultTTL: cfg.DefaultTTL.D()}
 	if cfg.TargetedField != "" {
@@ -92,7 +93,10 @@ type cacher struct {
 	storeOpts     storeOptions
 	// normalizeAE is Options.NormalizeAcceptEncoding.
 	normalizeAE func(string) string
-	keyBufs     sync.Pool // *keyBuf
+	// policy is freshnessPolicy(cfg): the Freshness of an entry stored
+	// with it is this route's to use.
+	policy  uint64
+	keyBufs sync.Pool // *keyBuf
 }
 
 type handler struct {

@@ -409,17 +409,17 @@ func (c *cacher) newEntry(fw *fillWriter) *Entry {
 		ResponseTime: fw.responseTime,
 		Tags:         c.tags(h),
 	}
-	c.setExpires(e, fw.dirs)
+	c.setFreshness(e, fw.dirs)
 	return e
 }
 
-// setExpires sets when the store may drop e.
-func (c *cacher) setExpires(e *Entry, d directives) {
-	lifetime := c.lifetime(d, e.Header, e.ResponseTime)
-	age := currentAge(e.Header, e.RequestTime, e.ResponseTime, e.ResponseTime)
+// setFreshness sets e's Freshness from its directives d, and when the
+// store may drop it.
+func (c *cacher) setFreshness(e *Entry, d directives) {
+	e.Freshness = c.freshnessOf(d, e.Header, e.RequestTime, e.ResponseTime)
 	_, hasETag := e.Header["Etag"]
 	_, hasLM := e.Header["Last-Modified"]
-	e.Expires = e.ResponseTime.Add(c.retention(d, lifetime, age, hasETag || hasLM))
+	e.Expires = e.ResponseTime.Add(c.retention(e.Freshness, hasETag || hasLM))
 }
 
 // keptHeader returns the fields of h the cache stores (storedHeader), also
@@ -506,7 +506,7 @@ func (c *cacher) updated(s *Entry, h http.Header, requestTime, responseTime time
 	merged = keptHeader(merged, d)
 	e := &Entry{Status: s.Status, Header: merged, Body: s.Body, RequestTime: requestTime, ResponseTime: responseTime}
 	e.Tags = c.tags(merged)
-	c.setExpires(e, d)
+	c.setFreshness(e, d)
 	return e
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"palisade/internal/middleware"
 )
@@ -113,12 +114,36 @@ func ageField(age time.Duration) []string {
 
 // setStatus appends this cache's member to the response's Cache-Status
 // (RFC 9211 §2: a cache appends; the last member is the one nearest the
-// client), when the route asks for it.
+// client), when the route asks for it. When the response has no
+// Cache-Status yet, which is the usual case, the value and the slice
+// holding it share one allocation.
 func (c *cacher) setStatus(h http.Header, st cacheStatus) {
 	if !c.cfg.Status {
 		return
 	}
-	var buf [96]byte
-	b := st.appendTo(buf[:0], c.cfg.StatusName)
-	h["Cache-Status"] = append(h["Cache-Status"], string(b))
+	if prev := h["Cache-Status"]; len(prev) > 0 {
+		var buf [statusFieldSize]byte
+		h["Cache-Status"] = append(prev, string(st.appendTo(buf[:0], c.cfg.StatusName)))
+		return
+	}
+	f := new(statusField)
+	b := st.appendTo(f.buf[:0], c.cfg.StatusName)
+	if len(b) == 0 || &b[0] != &f.buf[0] {
+		f.vals[0] = string(b) // outgrew buf: appendTo allocated
+	} else {
+		// b is f.buf, written once and never again: the string may
+		// alias it.
+		f.vals[0] = unsafe.String(&b[0], len(b))
+	}
+	h["Cache-Status"] = f.vals[:1:1]
+}
+
+// statusFieldSize fits every Cache-Status member this cache sends without
+// a key or a long detail.
+const statusFieldSize = 64
+
+// statusField is a Cache-Status field value and its bytes in one object.
+type statusField struct {
+	vals [1]string
+	buf  [statusFieldSize]byte
 }
