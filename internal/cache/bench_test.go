@@ -54,7 +54,7 @@ func BenchmarkHit(b *testing.B) {
 			store := memstore.New(64 << 20)
 			defer store.Close()
 			zone := cache.NewZone("z", store, 8<<20)
-			mw, err := cache.New(defaultCacheConfig(b), zone, nil)
+			mw, err := cache.New(defaultCacheConfig(b), zone, cache.Options{})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -17,28 +17,33 @@ import (
 // fetch forwards r to the upstream because nothing stored may be sent for
 // it: a miss, or the stored response stale (revalidated with its
 // validators, §4.3.1). kb holds r's key (the primary key, kb.b[:primaryLen],
-// then the variant part when the stored primary entry recorded a Vary).
-// With coalesce, a request that finds a fill of the same key in progress
-// waits for it (at most LockTimeout) and looks again; the leader's
-// response streams to its client while it is stored.
-func (c *cacher) fetch(next http.Handler, w http.ResponseWriter, r *http.Request, kb *keyBuf, primaryLen int, stale *Entry, v verdict, rd *directives, coalesce bool) {
+// then the variant part when the stored primary entry recorded a Vary);
+// fwd is why it goes forward (fwdReason). Unless waited, a request that
+// finds a fill of the same key in progress waits for it (at most
+// LockTimeout) and looks again: it is collapsed with the fill's request
+// when that stored a response it may be sent (RFC 9211 §2.6), and goes
+// forward itself otherwise, waited then set. The leader's response
+// streams to its client while it is stored.
+func (c *cacher) fetch(next http.Handler, w http.ResponseWriter, r *http.Request, kb *keyBuf, primaryLen int, stale *Entry, v verdict, rd *directives, fwd string, waited bool) {
 	z := c.zone
 	fk := string(kb.b)
-	fw := &fillWriter{c: c, client: w, req: r, stale: stale, staleVerdict: v,
+	fw := &fillWriter{c: c, client: w, req: r, stale: stale, staleVerdict: v, fwd: fwd, collapseFailed: waited,
 		key: fk, primaryLen: primaryLen, reqDirs: *rd, noStore: rd.noStore || r.Method == http.MethodHead}
-	if coalesce && !fw.noStore {
+	if !waited && !fw.noStore {
 		f, leader := z.fills.start(fk)
 		if !leader {
 			if c.wait(r.Context(), f) {
-				if e := c.lookup(r.Context(), kb, primaryLen, r); e != nil {
-					if v := c.judge(e, time.Now(), rd); v.servable {
-						c.serveHit(w, r, e, v, hitFresh)
+				e, miss := c.lookup(r.Context(), kb, primaryLen, r)
+				if e != nil {
+					v = c.judge(e, time.Now(), rd)
+					if v.servable {
+						c.serveHit(w, r, e, v, hitCollapsed, cacheStatus{fwd: fwd, fwdStatus: e.Status, collapsed: collapsedYes})
 						return
 					}
-					stale, v = e, c.judge(e, time.Now(), rd)
 				}
+				stale, fwd = e, fwdReason(e, miss, v)
 			}
-			c.fetch(next, w, r, kb, primaryLen, stale, v, rd, false)
+			c.fetch(next, w, r, kb, primaryLen, stale, v, rd, fwd, true)
 			return
 		}
 		fw.fill = f
@@ -130,6 +135,10 @@ type fillWriter struct {
 	staleVerdict verdict
 	noStore      bool
 	reqDirs      directives
+	// fwd is why the request went forward, for Cache-Status (fwdReason);
+	// collapseFailed that it waited on another request's fill in vain.
+	fwd            string
+	collapseFailed bool
 	// hold keeps the whole response back until it is complete, because
 	// the client's conditionals or ranges are answered from it.
 	hold, revalidating bool
@@ -203,8 +212,12 @@ func (fw *fillWriter) mayStore() bool {
 		return false
 	}
 	fw.dirs = c.responseDirectives(fw.hdr, fw.status)
-	if _, star := varyNames(fw.hdr); star {
+	names, star := varyNames(fw.hdr)
+	if star {
 		return false // RFC 9111 §4.1: Vary: * never matches.
+	}
+	if c.normalizeAE != nil && slices.Contains(names, "Accept-Encoding") && !codingSelected(fw.req.Header, fw.hdr, c.normalizeAE) {
+		return false
 	}
 	if ok, _ := storable(fw.req, fw.reqDirs, fw.status, fw.hdr, fw.dirs, c.storeOpts); !ok {
 		return false
@@ -238,17 +251,17 @@ func (fw *fillWriter) sendHead(storing bool) {
 	for _, k := range c.removed {
 		delete(h, k)
 	}
-	st := cacheStatus{fwd: "miss", fwdStatus: fw.status, stored: storing}
+	// RFC 9211 §2.5: stored says the response was stored, and this
+	// head leaves before the body: it is claimed only when the body's
+	// declared length fits (mayStore has checked it against
+	// MaxObjectSize), not for a body of unknown length, which may yet
+	// outgrow it.
+	st := fw.forwardStatus()
+	st.stored = storing && contentLength(fw.hdr) >= 0
 	ms := middleware.StateFrom(fw.req.Context())
-	switch {
-	case fw.stale != nil:
-		st.fwd = "stale"
+	ms.CacheStatus = "MISS"
+	if fw.stale != nil {
 		ms.CacheStatus = "EXPIRED"
-	case fw.noStore && fw.req.Method != http.MethodHead:
-		st.fwd = "request"
-		ms.CacheStatus = "MISS"
-	default:
-		ms.CacheStatus = "MISS"
 	}
 	c.setStatus(h, st)
 	fw.client.WriteHeader(fw.status)
@@ -344,12 +357,12 @@ func (fw *fillWriter) finish(completed bool) {
 			c.set(ctx, fw.key, e)
 			fw.release()
 			if fw.client != nil {
-				c.serveHit(fw.client, fw.req, e, c.judge(e, time.Now(), ptr(noDirectives())), hitRevalidated)
+				c.serveHit(fw.client, fw.req, e, c.judge(e, time.Now(), ptr(noDirectives())), hitRevalidated, fw.forwardStatus())
 			}
 			return
 		}
 		if fw.client != nil {
-			c.serveHit(fw.client, fw.req, fw.stale, c.judge(fw.stale, time.Now(), ptr(noDirectives())), hitStale)
+			c.serveHit(fw.client, fw.req, fw.stale, c.judge(fw.stale, time.Now(), ptr(noDirectives())), hitStale, fw.forwardStatus())
 		}
 		return
 	case modeTee, modeHold:
@@ -362,12 +375,23 @@ func (fw *fillWriter) finish(completed bool) {
 		c.store(ctx, fw, e)
 		fw.release()
 		if fw.mode == modeHold && fw.client != nil {
-			c.serveHit(fw.client, fw.req, e, c.judge(e, time.Now(), ptr(noDirectives())), hitFilled)
+			c.serveHit(fw.client, fw.req, e, c.judge(e, time.Now(), ptr(noDirectives())), hitFilled, fw.forwardStatus())
 		}
 	}
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// forwardStatus is the Cache-Status member of fw's request so far: why
+// it went forward, what the upstream answered, and whether it waited on
+// another request's fill in vain.
+func (fw *fillWriter) forwardStatus() cacheStatus {
+	st := cacheStatus{fwd: fw.fwd, fwdStatus: fw.status}
+	if fw.collapseFailed {
+		st.collapsed = collapsedNo
+	}
+	return st
+}
 
 // newEntry returns the stored form of fw's response.
 func (c *cacher) newEntry(fw *fillWriter) *Entry {
@@ -385,17 +409,17 @@ func (c *cacher) newEntry(fw *fillWriter) *Entry {
 		ResponseTime: fw.responseTime,
 		Tags:         c.tags(h),
 	}
-	c.setExpires(e, fw.dirs)
+	c.setFreshness(e, fw.dirs)
 	return e
 }
 
-// setExpires sets when the store may drop e.
-func (c *cacher) setExpires(e *Entry, d directives) {
-	lifetime := c.lifetime(d, e.Header, e.ResponseTime)
-	age := currentAge(e.Header, e.RequestTime, e.ResponseTime, e.ResponseTime)
+// setFreshness sets e's Freshness from its directives d, and when the
+// store may drop it.
+func (c *cacher) setFreshness(e *Entry, d directives) {
+	e.Freshness = c.freshnessOf(d, e.Header, e.RequestTime, e.ResponseTime)
 	_, hasETag := e.Header["Etag"]
 	_, hasLM := e.Header["Last-Modified"]
-	e.Expires = e.ResponseTime.Add(c.retention(d, lifetime, age, hasETag || hasLM))
+	e.Expires = e.ResponseTime.Add(c.retention(e.Freshness, hasETag || hasLM))
 }
 
 // keptHeader returns the fields of h the cache stores (storedHeader), also
@@ -482,7 +506,7 @@ func (c *cacher) updated(s *Entry, h http.Header, requestTime, responseTime time
 	merged = keptHeader(merged, d)
 	e := &Entry{Status: s.Status, Header: merged, Body: s.Body, RequestTime: requestTime, ResponseTime: responseTime}
 	e.Tags = c.tags(merged)
-	c.setExpires(e, d)
+	c.setFreshness(e, d)
 	return e
 }
 

@@ -1,8 +1,13 @@
 package cache
 
 import (
+	"fmt"
+	"hash/fnv"
+	"math"
 	"net/http"
 	"time"
+
+	"palisade/internal/config"
 )
 
 // verdict is what the cache may do with a stored response for one request.
@@ -17,6 +22,9 @@ type verdict struct {
 	// ifError: stale, but within stale-if-error; it may be sent when
 	// the upstream fails (RFC 5861 §4).
 	ifError bool
+	// byRequest: fresh, and servable but for the request's directives
+	// (RFC 9211 §2.2 fwd=request).
+	byRequest bool
 }
 
 // ttl is the response's remaining freshness, negative when stale.
@@ -40,14 +48,63 @@ func (c *cacher) lifetime(d directives, h http.Header, responseTime time.Time) t
 	return l
 }
 
+// freshnessOf returns the Freshness of a response with directives d and
+// header h, requested at requestTime and received at responseTime, under
+// the route's settings.
+func (c *cacher) freshnessOf(d directives, h http.Header, requestTime, responseTime time.Time) Freshness {
+	f := Freshness{
+		Policy:               c.policy,
+		Lifetime:             c.lifetime(d, h, responseTime),
+		InitialAge:           currentAge(h, requestTime, responseTime, responseTime),
+		StaleWhileRevalidate: d.staleWhileRevalidate,
+		StaleIfError:         d.staleIfError,
+	}
+	for _, fl := range [...]struct {
+		on   bool
+		flag FreshnessFlags
+	}{
+		{d.noCache, FreshNoCache},
+		{d.mustRevalidate, FreshMustRevalidate},
+		{d.proxyRevalidate, FreshProxyRevalidate},
+		{d.sMaxAge >= 0, FreshSMaxAge},
+		{d.immutable, FreshImmutable},
+	} {
+		if fl.on {
+			f.Flags |= fl.flag
+		}
+	}
+	return f
+}
+
+// freshness returns e's Freshness: the one stored with it when it was
+// computed under this route's settings, else worked out from its header
+// (an entry from another route of the zone, or from an older store
+// encoding).
+func (c *cacher) freshness(e *Entry) Freshness {
+	if e.Freshness.Policy == c.policy {
+		return e.Freshness
+	}
+	return c.freshnessOf(c.responseDirectives(e.Header, e.Status), e.Header, e.RequestTime, e.ResponseTime)
+}
+
+// freshnessPolicy identifies the settings of cfg that Freshness depends
+// on: an FNV-1a hash, the same in every process (a Redis zone is shared
+// by a fleet), never 0.
+func freshnessPolicy(cfg config.Cache) uint64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "v1\x00%s\x00%t\x00%x\x00%d\x00%d", http.CanonicalHeaderKey(cfg.TargetedField), cfg.CDNCacheControl,
+		math.Float64bits(float64(cfg.HeuristicFraction)), cfg.HeuristicMax.D(), cfg.DefaultTTL.D())
+	return max(h.Sum64(), 1)
+}
+
 // staleWindows returns how long past its freshness a response with
-// directives d may be served while revalidating and on error: its own
+// freshness f may be served while revalidating and on error: its own
 // stale-while-revalidate and stale-if-error, bounded by the route's, or
 // the route's when it forces them on responses that ask for none. None
 // when the response forbids serving it stale (RFC 9111 §4.2.4:
 // must-revalidate, proxy-revalidate, s-maxage, no-cache).
-func (c *cacher) staleWindows(d directives) (whileRevalidate, ifError time.Duration) {
-	if d.mustRevalidate || d.proxyRevalidate || d.sMaxAge >= 0 || d.noCache {
+func (c *cacher) staleWindows(f Freshness) (whileRevalidate, ifError time.Duration) {
+	if f.Flags.noStale() || f.Flags&FreshNoCache != 0 {
 		return 0, 0
 	}
 	window := func(asked int64, bound time.Duration) time.Duration {
@@ -59,40 +116,43 @@ func (c *cacher) staleWindows(d directives) (whileRevalidate, ifError time.Durat
 		}
 		return 0
 	}
-	return window(d.staleWhileRevalidate, c.cfg.StaleWhileRevalidate.D()), window(d.staleIfError, c.cfg.StaleIfError.D())
+	return window(f.StaleWhileRevalidate, c.cfg.StaleWhileRevalidate.D()), window(f.StaleIfError, c.cfg.StaleIfError.D())
 }
 
 // judge decides what may be done with the stored response e at now for a
-// request with directives rd (RFC 9111 §4.2, §5.2.1; RFC 5861).
+// request with directives rd (RFC 9111 §4.2, §5.2.1; RFC 5861). It parses
+// nothing when e's Freshness is this route's.
 func (c *cacher) judge(e *Entry, now time.Time, rd *directives) verdict {
-	d := c.responseDirectives(e.Header, e.Status)
+	f := c.freshness(e)
 	v := verdict{
-		lifetime: c.lifetime(d, e.Header, e.ResponseTime),
-		age:      currentAge(e.Header, e.RequestTime, e.ResponseTime, now),
+		lifetime: f.Lifetime,
+		// RFC 9111 §4.2.3: current_age = corrected_initial_age +
+		// resident_time.
+		age: f.InitialAge + max(0, now.Sub(e.ResponseTime)),
 	}
 	// RFC 9111 §5.2.2.4: no-cache, and §5.2.1.4: the client's no-cache,
 	// mean a stored response is never sent without validation.
-	if d.noCache || rd.noCache {
+	if f.Flags&FreshNoCache != 0 {
 		return v
 	}
-	if rd.maxAge >= 0 && v.age > deltaDuration(rd.maxAge) {
-		return v // §5.2.1.1
-	}
-	if rd.minFresh >= 0 && v.ttl() < deltaDuration(rd.minFresh) {
-		return v // §5.2.1.3
+	if rd.noCache ||
+		rd.maxAge >= 0 && v.age > deltaDuration(rd.maxAge) || // §5.2.1.1
+		rd.minFresh >= 0 && v.ttl() < deltaDuration(rd.minFresh) { // §5.2.1.3
+		v.byRequest = v.ttl() > 0
+		return v
 	}
 	if v.ttl() > 0 {
 		v.servable = true
 		return v
 	}
 	staleness := -v.ttl()
-	swr, sie := c.staleWindows(d)
+	swr, sie := c.staleWindows(f)
+	mayBeStale := !f.Flags.noStale()
 	// RFC 5861 §4: stale-if-error may come from the request too.
-	if rd.staleIfError >= 0 && !(d.mustRevalidate || d.proxyRevalidate || d.sMaxAge >= 0) {
+	if rd.staleIfError >= 0 && mayBeStale {
 		sie = max(sie, min(deltaDuration(rd.staleIfError), c.cfg.StaleIfError.D()))
 	}
 	v.ifError = staleness <= sie
-	mayBeStale := !(d.mustRevalidate || d.proxyRevalidate || d.sMaxAge >= 0)
 	// §5.2.1.2: the client accepts a stale response, unless the
 	// response forbids it (§4.2.4).
 	if mayBeStale && (rd.maxStaleAny || (rd.maxStale >= 0 && staleness <= deltaDuration(rd.maxStale))) {
@@ -105,16 +165,16 @@ func (c *cacher) judge(e *Entry, now time.Time, rd *directives) verdict {
 	return v
 }
 
-// retention is how long past the time of its storing an entry stays in
-// the store: its remaining freshness, then the longer of its stale
-// windows; one with validators stays at least as long again as its
-// lifetime (between 1m and 24h) so that it can be revalidated instead of
-// fetched whole.
-func (c *cacher) retention(d directives, lifetime, age time.Duration, hasValidators bool) time.Duration {
-	swr, sie := c.staleWindows(d)
+// retention is how long past the time of its storing an entry with
+// freshness f stays in the store: its remaining freshness, then the
+// longer of its stale windows; one with validators stays at least as
+// long again as its lifetime (between 1m and 24h) so that it can be
+// revalidated instead of fetched whole.
+func (c *cacher) retention(f Freshness, hasValidators bool) time.Duration {
+	swr, sie := c.staleWindows(f)
 	grace := max(swr, sie)
 	if hasValidators {
-		grace = max(grace, min(max(lifetime, time.Minute), 24*time.Hour))
+		grace = max(grace, min(max(f.Lifetime, time.Minute), 24*time.Hour))
 	}
-	return max(lifetime-age, 0) + grace
+	return max(f.Lifetime-f.InitialAge, 0) + grace
 }

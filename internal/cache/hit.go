@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"palisade/internal/middleware"
 )
@@ -17,6 +18,7 @@ const (
 	hitStale                      // stale while revalidating, or on error
 	hitRevalidated                // the upstream confirmed it with a 304
 	hitFilled                     // just stored by this request's own fill
+	hitCollapsed                  // stored by the fill this request waited on
 )
 
 // serveHit answers r from the stored response e, which may be sent for
@@ -27,7 +29,11 @@ const (
 // (RFC 9110 §14), or the whole response. The stored slices are shared,
 // not copied: they have no room to append into, so a later Add
 // reallocates instead of writing into the entry.
-func (c *cacher) serveHit(w http.ResponseWriter, r *http.Request, e *Entry, v verdict, kind hitKind) {
+//
+// st is the Cache-Status member so far: empty for a request that did not
+// go forward (a hit, RFC 9211 §2.1), else its fwd reason, fwd-status and
+// collapsed; serveHit adds the ttl, and stored for hitFilled.
+func (c *cacher) serveHit(w http.ResponseWriter, r *http.Request, e *Entry, v verdict, kind hitKind, st cacheStatus) {
 	h := w.Header()
 	for k, vv := range e.Header {
 		h[k] = vv
@@ -37,24 +43,24 @@ func (c *cacher) serveHit(w http.ResponseWriter, r *http.Request, e *Entry, v ve
 	}
 	h["Age"] = ageField(v.age)
 	z := c.zone
-	st := middleware.StateFrom(r.Context())
+	ms := middleware.StateFrom(r.Context())
 	switch kind {
-	case hitFresh:
+	case hitFresh, hitCollapsed:
 		z.Hits.Add(1)
-		st.CacheStatus = "HIT"
-		c.setStatus(h, cacheStatus{hit: true, ttl: v.ttl(), hasTTL: true})
+		ms.CacheStatus = "HIT"
 	case hitStale:
 		z.Stale.Add(1)
-		st.CacheStatus = "STALE"
-		c.setStatus(h, cacheStatus{hit: true, ttl: v.ttl(), hasTTL: true})
+		ms.CacheStatus = "STALE"
 	case hitRevalidated:
 		z.Revalidated.Add(1)
-		st.CacheStatus = "REVALIDATED"
-		c.setStatus(h, cacheStatus{fwd: "stale", fwdStatus: http.StatusNotModified, ttl: v.ttl(), hasTTL: true})
+		ms.CacheStatus = "REVALIDATED"
 	case hitFilled:
-		st.CacheStatus = "MISS"
-		c.setStatus(h, cacheStatus{fwd: "miss", fwdStatus: e.Status, stored: true, ttl: v.ttl(), hasTTL: true})
+		ms.CacheStatus = "MISS"
+		st.stored = true
 	}
+	st.hit = st.fwd == ""
+	st.ttl, st.hasTTL = v.ttl(), true
+	c.setStatus(h, st)
 	if status := evaluateConditional(r, e.Header); status != 0 {
 		delete(h, "Content-Length")
 		w.WriteHeader(status)
@@ -108,12 +114,36 @@ func ageField(age time.Duration) []string {
 
 // setStatus appends this cache's member to the response's Cache-Status
 // (RFC 9211 §2: a cache appends; the last member is the one nearest the
-// client), when the route asks for it.
+// client), when the route asks for it. When the response has no
+// Cache-Status yet, which is the usual case, the value and the slice
+// holding it share one allocation.
 func (c *cacher) setStatus(h http.Header, st cacheStatus) {
 	if !c.cfg.Status {
 		return
 	}
-	var buf [96]byte
-	b := st.appendTo(buf[:0], c.cfg.StatusName)
-	h["Cache-Status"] = append(h["Cache-Status"], string(b))
+	if prev := h["Cache-Status"]; len(prev) > 0 {
+		var buf [statusFieldSize]byte
+		h["Cache-Status"] = append(prev, string(st.appendTo(buf[:0], c.cfg.StatusName)))
+		return
+	}
+	f := new(statusField)
+	b := st.appendTo(f.buf[:0], c.cfg.StatusName)
+	if len(b) == 0 || &b[0] != &f.buf[0] {
+		f.vals[0] = string(b) // outgrew buf: appendTo allocated
+	} else {
+		// b is f.buf, written once and never again: the string may
+		// alias it.
+		f.vals[0] = unsafe.String(&b[0], len(b))
+	}
+	h["Cache-Status"] = f.vals[:1:1]
+}
+
+// statusFieldSize fits every Cache-Status member this cache sends without
+// a key or a long detail.
+const statusFieldSize = 64
+
+// statusField is a Cache-Status field value and its bytes in one object.
+type statusField struct {
+	vals [1]string
+	buf  [statusFieldSize]byte
 }

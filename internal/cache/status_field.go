@@ -17,9 +17,10 @@ type cacheStatus struct {
 	// status the next hop returned (§2.3).
 	fwd       string
 	fwdStatus int
-	// stored: the response was stored (§2.5); collapsed: the request was
-	// collapsed with another (§2.6).
-	stored, collapsed bool
+	// stored: the response was stored (§2.5).
+	stored bool
+	// collapsed: whether the request was collapsed with another (§2.6).
+	collapsed collapse
 	// ttl is the response's remaining freshness, negative when stale
 	// (§2.4); hasTTL says whether to send it.
 	ttl    time.Duration
@@ -28,6 +29,15 @@ type cacheStatus struct {
 	// (§2.8).
 	key, detail string
 }
+
+// collapse is the collapsed parameter of Cache-Status (RFC 9211 §2.6).
+type collapse int8
+
+const (
+	collapseNone collapse = iota // not sent: the request did not wait on another
+	collapsedYes                 // waited on another request and was sent its response
+	collapsedNo                  // waited on another request in vain and went forward itself
+)
 
 // appendTo appends s as one Cache-Status list member (RFC 9211 §2) named
 // cacheName to dst, for example `Palisade; hit; ttl=30` or `Palisade;
@@ -63,8 +73,11 @@ func (s cacheStatus) appendTo(dst []byte, cacheName string) []byte {
 	if s.stored {
 		dst = append(dst, "; stored"...)
 	}
-	if s.collapsed {
+	switch s.collapsed {
+	case collapsedYes:
 		dst = append(dst, "; collapsed"...)
+	case collapsedNo:
+		dst = append(dst, "; collapsed=?0"...)
 	}
 	if s.key != "" {
 		dst = append(dst, "; key="...)

@@ -30,6 +30,64 @@ type Entry struct {
 	// Expires is when the store may drop the entry: the end of its
 	// freshness plus the stale windows it may be served in.
 	Expires time.Time
+	// Freshness is what judging the response needs, worked out from its
+	// header when it was stored, so that a hit parses nothing; zero for
+	// a primary entry and for an entry stored without it (which is then
+	// judged from its header).
+	Freshness Freshness
+}
+
+// Freshness is the part of RFC 9111's judgement of a stored response that
+// depends only on the response and the route's storing settings: computed
+// once at store time (and on a 304's update), and read on every hit. A
+// store keeps it as it keeps the other fields.
+type Freshness struct {
+	// Policy identifies the route settings the values were computed
+	// under (targeted field, CDN-Cache-Control, heuristic fraction and
+	// cap, default TTL). A route with other settings, or an entry with
+	// Policy 0 (not computed), judges the entry from its header instead.
+	Policy uint64
+	// Lifetime is the freshness lifetime (RFC 9111 §4.2.1, §4.2.2, or
+	// the route's default TTL).
+	Lifetime time.Duration
+	// InitialAge is corrected_initial_age (RFC 9111 §4.2.3): the age at
+	// ResponseTime, from Date, Age and the request and response times.
+	// The current age is InitialAge plus the time since ResponseTime.
+	InitialAge time.Duration
+	// StaleWhileRevalidate and StaleIfError are the response's own
+	// windows (RFC 5861) in seconds, -1 when it gives none; the route's
+	// bounds apply when it is judged.
+	StaleWhileRevalidate, StaleIfError int64
+	// Flags are the response directives that govern serving it.
+	Flags FreshnessFlags
+}
+
+// FreshnessFlags are response directives that decide whether a stored
+// response may be served (RFC 9111 §5.2.2).
+type FreshnessFlags uint8
+
+const (
+	// FreshNoCache: no-cache, never served without revalidation
+	// (§5.2.2.4).
+	FreshNoCache FreshnessFlags = 1 << iota
+	// FreshMustRevalidate: must-revalidate (§5.2.2.2).
+	FreshMustRevalidate
+	// FreshProxyRevalidate: proxy-revalidate (§5.2.2.8).
+	FreshProxyRevalidate
+	// FreshSMaxAge: s-maxage was given, which for a shared cache implies
+	// proxy-revalidate (§5.2.2.10).
+	FreshSMaxAge
+	// FreshImmutable: immutable (RFC 8246).
+	FreshImmutable
+
+	// FreshnessFlagsMask holds every defined flag.
+	FreshnessFlagsMask = FreshNoCache | FreshMustRevalidate | FreshProxyRevalidate | FreshSMaxAge | FreshImmutable
+)
+
+// noStale reports whether the flags forbid serving the response stale
+// (RFC 9111 §4.2.4).
+func (f FreshnessFlags) noStale() bool {
+	return f&(FreshMustRevalidate|FreshProxyRevalidate|FreshSMaxAge) != 0
 }
 
 // Size is what the entry counts against a store's byte bound: its body,

@@ -36,33 +36,143 @@ func varyNames(h http.Header) (names []string, star bool) {
 // interchangeable. Field lines are combined as one comma-separated value
 // (RFC 9110 §5.3) with OWS trimmed; for the list fields whose members'
 // order and case carry no meaning (Accept, Accept-Charset,
-// Accept-Encoding, Accept-Language: RFC 9110 §12.5), members are
-// lower-cased, stripped of whitespace inside and sorted. normalize, when
-// not nil, first maps each present field's combined value (so that
-// Accept-Encoding can become the coding the compressor would choose). An
-// absent field and an empty one give different keys.
-func varyKey(names []string, req http.Header, normalize func(name, value string) string) string {
+// Accept-Language: RFC 9110 §12.5), members are lower-cased, stripped of
+// whitespace inside and sorted. An absent field and an empty one give
+// different keys.
+//
+// Accept-Encoding is keyed by the coding it selects. With normalizeAE (the
+// route's compressor's choice, Options.NormalizeAcceptEncoding) it is
+// normalizeAE of the combined value, "" standing for an absent field, and
+// "identity" for a request that says Cache-Control: no-transform (RFC 9111
+// §5.2.1.6: the compressor sends it identity); without, it is the list
+// of codings the field accepts (normalizeCodings).
+func varyKey(names []string, req http.Header, normalizeAE func(string) string) string {
 	var b strings.Builder
 	for _, name := range names {
 		b.WriteString(name)
 		lines, present := req[name]
+		if name == "Accept-Encoding" && normalizeAE != nil {
+			b.WriteByte(':')
+			if hasNoTransform(req) {
+				b.WriteString("identity")
+			} else {
+				b.WriteString(normalizeAE(combineLines(lines)))
+			}
+			b.WriteByte('\n')
+			continue
+		}
 		if !present {
 			b.WriteString("!\n") // absent; "!" never follows a name otherwise
 			continue
 		}
 		b.WriteByte(':')
 		v := combineLines(lines)
-		if normalize != nil {
-			v = normalize(name, v)
-		}
 		switch name {
-		case "Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language":
+		case "Accept-Encoding":
+			v = normalizeCodings(v)
+		case "Accept", "Accept-Charset", "Accept-Language":
 			v = normalizeList(v)
 		}
 		b.WriteString(v)
 		b.WriteByte('\n') // field values hold no LF (RFC 9110 §5.5)
 	}
 	return b.String()
+}
+
+// codingSelected reports whether a response with header resp may be stored
+// under the variant key that normalizeAE gives its request's header req:
+// its content coding is the one the key names, or identity (which the
+// compressor sends any client whose coding does not apply). An origin that
+// encodes the response itself with another coding than the compressor's
+// choice must not answer the other clients that choice stands for.
+func codingSelected(req, resp http.Header, normalizeAE func(string) string) bool {
+	ce := strings.ToLower(combineLines(resp["Content-Encoding"]))
+	if ce == "" || ce == "identity" {
+		return true
+	}
+	return !hasNoTransform(req) && ce == normalizeAE(combineLines(req["Accept-Encoding"]))
+}
+
+// hasNoTransform reports whether a request's Cache-Control carries
+// no-transform.
+func hasNoTransform(h http.Header) bool {
+	cc := h["Cache-Control"]
+	if len(cc) == 0 {
+		return false
+	}
+	return parseCacheControl(cc).noTransform
+}
+
+// normalizeCodings returns the Accept-Encoding value v as the sorted,
+// deduplicated, lower-cased list of the codings it accepts (RFC 9110
+// §12.5.3): a member's parameters are dropped, and a member weighted 0 is
+// dropped too, except identity and "*" (written "identity;q=0" and
+// "*;q=0"), which refuse the unencoded form. Two values that accept the
+// same codings give the same list, whatever their order, spelling or
+// weights: a response chosen for one is acceptable to the other. A member
+// whose weight is malformed is kept as written (lower-cased, without
+// whitespace), so that it matches only itself.
+func normalizeCodings(v string) string {
+	var members []string
+	for v != "" {
+		var m string
+		m, v, _ = strings.Cut(v, ",")
+		name, params, _ := strings.Cut(m, ";")
+		name = strings.ToLower(httpsyntax.TrimOWS(name))
+		if name == "" {
+			continue
+		}
+		zero, ok := zeroWeight(params)
+		switch {
+		case !ok:
+			name = normalizeList(m)
+		case zero && (name == "identity" || name == "*"):
+			name += ";q=0"
+		case zero:
+			continue
+		}
+		if !slices.Contains(members, name) {
+			members = append(members, name)
+		}
+	}
+	slices.Sort(members)
+	return strings.Join(members, ",")
+}
+
+// zeroWeight reports whether the parameters of an Accept-Encoding member
+// give it weight 0 (RFC 9110 §12.4.2); ok is false when its weight is
+// malformed.
+func zeroWeight(params string) (zero, ok bool) {
+	for params != "" {
+		var p string
+		p, params, _ = strings.Cut(params, ";")
+		k, q, found := strings.Cut(p, "=")
+		if k = httpsyntax.TrimOWS(k); !found || (k != "q" && k != "Q") {
+			continue
+		}
+		q = httpsyntax.TrimOWS(q)
+		if q == "" || (q[0] != '0' && q[0] != '1') {
+			return false, false
+		}
+		rest := q[1:]
+		if rest == "" {
+			return q[0] == '0', true
+		}
+		if rest[0] != '.' || len(rest) > 4 {
+			return false, false
+		}
+		zero = q[0] == '0'
+		for i := 1; i < len(rest); i++ {
+			switch c := rest[i]; {
+			case c < '0' || c > '9', q[0] == '1' && c != '0':
+				return false, false
+			case c != '0':
+				zero = false
+			}
+		}
+		return zero, true
+	}
+	return false, true
 }
 
 // combineLines joins field lines with ", ", each trimmed of OWS (RFC 9110

@@ -57,11 +57,11 @@ func TestVaryKey(t *testing.T) {
 		})
 	}
 	t.Run("§4.1 normalize maps Accept-Encoding to the chosen coding", func(t *testing.T) {
-		choose := func(name, v string) string {
-			if name == "Accept-Encoding" && strings.Contains(v, "br") {
+		choose := func(v string) string {
+			if strings.Contains(v, "br") {
 				return "br"
 			}
-			return v
+			return "identity"
 		}
 		a := varyKey(names, http.Header{"Accept-Encoding": {"gzip, deflate, br"}}, choose)
 		b := varyKey(names, http.Header{"Accept-Encoding": {"br;q=1, zstd"}}, choose)
@@ -69,4 +69,45 @@ func TestVaryKey(t *testing.T) {
 			t.Errorf("varyKey with normalize = %q and %q, want equal", a, b)
 		}
 	})
+}
+
+func TestNormalizeCodings(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"gzip, br", "br,gzip"},
+		{"BR;q=1, gzip", "br,gzip"},
+		{" br ; q=0.5 ,gzip;level=9", "br,gzip"},
+		{"gzip, br, zstd;q=0", "br,gzip"},
+		{"gzip;q=0.000, br", "br"},
+		{"gzip, gzip;q=0.2", "gzip"},
+		{"br, identity;q=0", "br,identity;q=0"},
+		{"*;q=0, gzip", "*;q=0,gzip"},
+		{"gzip;q=2", "gzip;q=2"},
+		{"gzip;q=1.000", "gzip"},
+		{"gzip;q=1.001", "gzip;q=1.001"},
+		{", ,", ""},
+	} {
+		if got := normalizeCodings(tc.in); got != tc.want {
+			t.Errorf("normalizeCodings(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestCodingSelected(t *testing.T) {
+	choose := func(string) string { return "gzip" }
+	for _, tc := range []struct {
+		name      string
+		req, resp http.Header
+		want      bool
+	}{
+		{"identity always fits", http.Header{"Accept-Encoding": {"gzip"}}, http.Header{}, true},
+		{"the chosen coding fits", http.Header{"Accept-Encoding": {"gzip"}}, http.Header{"Content-Encoding": {"GZIP"}}, true},
+		{"the origin's own other coding does not", http.Header{"Accept-Encoding": {"gzip, br"}}, http.Header{"Content-Encoding": {"br"}}, false},
+		{"a coding for a no-transform client does not", http.Header{"Accept-Encoding": {"gzip"}, "Cache-Control": {"no-transform"}}, http.Header{"Content-Encoding": {"gzip"}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := codingSelected(tc.req, tc.resp, choose); got != tc.want {
+				t.Errorf("codingSelected(%v, %v) = %v, want %v", tc.req, tc.resp, got, tc.want)
+			}
+		})
+	}
 }

@@ -1,6 +1,11 @@
 package compress
 
-import "strings"
+import (
+	"slices"
+	"strings"
+
+	"palisade/internal/config"
+)
 
 // coding is a content coding the middleware can produce, or identity.
 type coding uint8
@@ -227,4 +232,33 @@ func equalFoldASCII(a, b string) bool {
 		}
 	}
 	return true
+}
+
+// Chooser returns the negotiation of the compress middleware that cfg
+// configures, for another feature to key by (the cache keys the variants
+// of a response that varies on Accept-Encoding by it, so that one stored
+// variant serves every client the compressor treats alike). The function
+// maps an Accept-Encoding field value (its lines combined; "" for an
+// absent field) to the name of the coding the middleware would send, or
+// "identity". It does not see the request's Cache-Control: a client that
+// asks no-transform is sent identity whatever it accepts. It is safe for
+// concurrent use and allocates nothing. cfg has been validated; unknown
+// encoding names are skipped.
+func Chooser(cfg config.Compress) func(acceptEncoding string) string {
+	var prefs []coding
+	for _, name := range cfg.Encodings {
+		if c, ok := codingNamed(name); ok && !slices.Contains(prefs, c) {
+			prefs = append(prefs, c)
+		}
+	}
+	return func(acceptEncoding string) string {
+		if acceptEncoding == "" {
+			// Absent or empty: either way no coding is acceptable but
+			// identity.
+			return identity.String()
+		}
+		lines := [1]string{acceptEncoding}
+		a := parseAcceptEncoding(lines[:])
+		return a.choose(prefs).String()
+	}
 }

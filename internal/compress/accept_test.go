@@ -1,6 +1,8 @@
 package compress
 
 import (
+	"palisade/internal/config"
+
 	"regexp"
 	"strings"
 	"testing"
@@ -214,4 +216,32 @@ func asciiLower(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// TestChooser checks that the exported negotiation, which the cache keys
+// its Accept-Encoding variants by, is the one the middleware applies.
+func TestChooser(t *testing.T) {
+	cfg := config.DefaultCompress()
+	cfg.Encodings = []string{"gzip", "br"}
+	choose := Chooser(cfg)
+	for _, tc := range []struct{ acceptEncoding, want string }{
+		{"", "identity"},
+		{"gzip, br", "gzip"},
+		{"br;q=1, gzip", "gzip"},
+		{"zstd, gzip, br", "gzip"},
+		{"gzip;q=0.5, br", "br"},
+		{"zstd", "identity"},
+		{"identity", "identity"},
+		{"X-GZIP", "gzip"},
+	} {
+		if got := choose(tc.acceptEncoding); got != tc.want {
+			t.Errorf("Chooser([gzip br])(%q) = %q, want %q", tc.acceptEncoding, got, tc.want)
+		}
+		a := parseAcceptEncoding([]string{tc.acceptEncoding})
+		if tc.acceptEncoding != "" {
+			if mw := a.choose([]coding{codingGzip, codingBr}).String(); mw != tc.want {
+				t.Errorf("the middleware chooses %q for %q, Chooser %q", mw, tc.acceptEncoding, tc.want)
+			}
+		}
+	}
 }

@@ -35,3 +35,12 @@ func TestWriterAllocs(t *testing.T) {
 		t.Errorf("a compressed response allocates %v times, want at most 5", allocs)
 	}
 }
+
+// TestChooserAllocs guards the cache's variant key: the negotiation
+// allocates nothing.
+func TestChooserAllocs(t *testing.T) {
+	choose := Chooser(config.DefaultCompress())
+	if n := testing.AllocsPerRun(100, func() { choose("gzip, deflate, br, zstd") }); n != 0 {
+		t.Errorf("Chooser(...)(ae) allocates %v times per run, want 0", n)
+	}
+}

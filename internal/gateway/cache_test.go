@@ -117,8 +117,8 @@ func TestRFC9111_4_2_FreshResponseServedFromCache(t *testing.T) {
 	if got := second.header.Get("Cache-Status"); !strings.Contains(got, "hit") {
 		t.Errorf("Cache-Status of a hit = %q, want hit", got)
 	}
-	if got := first.header.Get("Cache-Status"); !strings.Contains(got, "fwd=miss") || !strings.Contains(got, "stored") {
-		t.Errorf("Cache-Status of the first request = %q, want fwd=miss and stored", got)
+	if got := first.header.Get("Cache-Status"); !strings.Contains(got, "fwd=uri-miss") || !strings.Contains(got, "stored") {
+		t.Errorf("Cache-Status of the first request = %q, want fwd=uri-miss and stored", got)
 	}
 	do(t, h, "HEAD", "/a")
 	if o.count() != 1 {
@@ -390,7 +390,7 @@ func TestRFC9211_CacheStatus(t *testing.T) {
 		hdr  []string
 		want string
 	}{
-		{"miss", nil, "Palisade; fwd=miss; fwd-status=200; stored"},
+		{"miss", nil, "Palisade; fwd=uri-miss; fwd-status=200; stored"},
 		{"hit", nil, "Palisade; hit; ttl="},
 		{"bypass", []string{"X-Debug", "1"}, "Palisade; fwd=bypass"},
 	} {

@@ -332,7 +332,7 @@ func buildRoute(rc config.Route, t *proxy.Target, deps Deps) (http.Handler, erro
 			if mc.Kind != order {
 				continue
 			}
-			mw, err := newMiddleware(mc, deps)
+			mw, err := newMiddleware(rc, mc, deps)
 			if err != nil {
 				return nil, fmt.Errorf("middleware %s: %w", mc.Kind, err)
 			}
@@ -347,8 +347,9 @@ func buildRoute(rc config.Route, t *proxy.Target, deps Deps) (http.Handler, erro
 // (DESIGN.md): obs, ipfilter, ratelimit, auth, waf, rewrite, cache, compress.
 var chainOrder = [...]string{"auth", "cache", "compress"}
 
-// newMiddleware is the one switch over middleware kinds.
-func newMiddleware(mc config.Middleware, deps Deps) (middleware.Middleware, error) {
+// newMiddleware is the one switch over middleware kinds; mc is one of
+// rc's middlewares.
+func newMiddleware(rc config.Route, mc config.Middleware, deps Deps) (middleware.Middleware, error) {
 	switch {
 	case mc.Auth != nil:
 		return auth.New(*mc.Auth, deps.Log)
@@ -360,11 +361,24 @@ func newMiddleware(mc config.Middleware, deps Deps) (middleware.Middleware, erro
 		if err != nil {
 			return nil, fmt.Errorf("cache zone %q: %w", mc.Cache.Zone, err)
 		}
-		return cache.New(*mc.Cache, z, deps.Log)
+		return cache.New(*mc.Cache, z, cache.Options{Log: deps.Log, NormalizeAcceptEncoding: acceptEncodingChooser(rc)})
 	case mc.Compress != nil:
 		return compress.New(*mc.Compress, deps.Log)
 	}
 	return nil, fmt.Errorf("kind %q has no implementation", mc.Kind)
+}
+
+// acceptEncodingChooser returns the coding negotiation of rc's compress
+// middleware, which sits inside the cache (chainOrder): the cache keys the
+// Accept-Encoding variants it stores by the coding the compressor chose.
+// nil when the route does not compress.
+func acceptEncodingChooser(rc config.Route) func(string) string {
+	for _, mc := range rc.Middlewares {
+		if mc.Compress != nil {
+			return compress.Chooser(*mc.Compress)
+		}
+	}
+	return nil
 }
 
 func routeSpec(cfg *config.Config, path string, rc config.Route, h http.Handler) route.Spec {

@@ -19,6 +19,10 @@ import (
 //	    status                    uvarint, 100..999 (0 in a Vary primary)
 //	    body length               uvarint, what follows the metadata
 //	    request, response, expiry time: varint seconds, uvarint nanoseconds
+//	    freshness (version 2 only): uvarint policy, varint lifetime and
+//	                              initial age in nanoseconds, varint
+//	                              stale-while-revalidate and stale-if-error
+//	                              seconds (-1 absent), uvarint flags
 //	    header                    uvarint field count, then per field, in
 //	                              increasing order of name: string name,
 //	                              uvarint value count, string values
@@ -31,7 +35,16 @@ import (
 // encoding is canonical (fields sorted, times exact), so a decoded value
 // re-encodes to the same bytes; decode checks every length against what is
 // left and rejects anything else, trailing bytes included.
-const encodingVersion = 1
+//
+// Version 2 added the freshness that cache.Entry carries precomputed.
+// decode still reads version 1, written by a Palisade before it sharing the
+// Redis: its entry comes back with a zero Freshness, which the cache reads
+// as "judge from the header" (correct, only slower), not as a miss. encode
+// always writes version 2.
+const encodingVersion = 2
+
+// legacyVersion is the encoding without freshness, still decoded.
+const legacyVersion = 1
 
 // Bounds that keep a decoded entry sane whatever the bytes say; encode
 // refuses an entry beyond them, so a store never writes what it would
@@ -70,6 +83,7 @@ func encode(e *cache.Entry) ([]byte, error) {
 	meta = appendTime(meta, e.RequestTime)
 	meta = appendTime(meta, e.ResponseTime)
 	meta = appendTime(meta, e.Expires)
+	meta = appendFreshness(meta, e.Freshness)
 	names := make([]string, 0, len(e.Header))
 	for name := range e.Header {
 		names = append(names, name)
@@ -142,14 +156,24 @@ func appendStrings(b []byte, ss []string) []byte {
 	return b
 }
 
+func appendFreshness(b []byte, f cache.Freshness) []byte {
+	b = binary.AppendUvarint(b, f.Policy)
+	b = binary.AppendVarint(b, int64(f.Lifetime))
+	b = binary.AppendVarint(b, int64(f.InitialAge))
+	b = binary.AppendVarint(b, f.StaleWhileRevalidate)
+	b = binary.AppendVarint(b, f.StaleIfError)
+	return binary.AppendUvarint(b, uint64(f.Flags))
+}
+
 // decode parses a stored value. The entry's Body aliases b; its strings
 // share one copy of the metadata. Times come back in UTC.
 func decode(b []byte) (*cache.Entry, error) {
 	if len(b) == 0 {
 		return nil, errCorrupt
 	}
-	if b[0] != encodingVersion {
-		return nil, fmt.Errorf("%w %d", errVersion, b[0])
+	version := b[0]
+	if version != encodingVersion && version != legacyVersion {
+		return nil, fmt.Errorf("%w %d", errVersion, version)
 	}
 	metaLen, n := binary.Uvarint(b[1:])
 	if n <= 0 || metaLen > uint64(len(b)-1-n) {
@@ -170,6 +194,9 @@ func decode(b []byte) (*cache.Entry, error) {
 	e.RequestTime = d.time()
 	e.ResponseTime = d.time()
 	e.Expires = d.time()
+	if version == encodingVersion {
+		e.Freshness = d.freshness()
+	}
 	if nfields := d.count(); nfields > 0 {
 		e.Header = make(http.Header, nfields)
 		prev := ""
@@ -277,6 +304,28 @@ func (d *decoder) strings() []string {
 		ss[i] = d.string()
 	}
 	return ss
+}
+
+// maxDelta bounds a stale window in seconds (RFC 9111 §1.2.2: 2^31).
+const maxDelta = 1 << 31
+
+func (d *decoder) freshness() cache.Freshness {
+	f := cache.Freshness{Policy: d.uvarint()}
+	f.Lifetime = time.Duration(d.varint())
+	f.InitialAge = time.Duration(d.varint())
+	f.StaleWhileRevalidate = d.varint()
+	f.StaleIfError = d.varint()
+	flags := d.uvarint()
+	if d.err == nil && (flags&^uint64(cache.FreshnessFlagsMask) != 0 ||
+		f.StaleWhileRevalidate < -1 || f.StaleWhileRevalidate > maxDelta ||
+		f.StaleIfError < -1 || f.StaleIfError > maxDelta) {
+		d.err = errCorrupt
+	}
+	if d.err != nil {
+		return cache.Freshness{}
+	}
+	f.Flags = cache.FreshnessFlags(flags)
+	return f
 }
 
 func (d *decoder) time() time.Time {

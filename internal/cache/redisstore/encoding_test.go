@@ -148,7 +148,7 @@ func TestDecodeRejects(t *testing.T) {
 		want error
 	}{
 		{"empty", nil, errCorrupt},
-		{"another version", append([]byte{2}, valid[1:]...), errVersion},
+		{"another version", append([]byte{3}, valid[1:]...), errVersion},
 		{"trailing byte", append(bytes.Clone(valid), 0), errCorrupt},
 		{"meta length past the end", []byte{1, 0x7f, 0xc8, 0x01}, errCorrupt},
 		{"status 0", raw(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), errCorrupt},
@@ -173,9 +173,10 @@ func TestDecodeRejects(t *testing.T) {
 	}
 }
 
-// raw frames meta as a stored value with an empty body.
+// raw frames meta as a stored value of the legacy version (no
+// freshness) with an empty body.
 func raw(meta ...byte) []byte {
-	return append([]byte{encodingVersion, byte(len(meta))}, meta...)
+	return append([]byte{legacyVersion, byte(len(meta))}, meta...)
 }
 
 // mustEncodeRaw encodes a 200 with one empty value per field name, in the
@@ -205,6 +206,13 @@ func FuzzDecode(f *testing.F) {
 		}
 		f.Add(b)
 	}
+	for _, e := range freshEntries() {
+		b, err := encode(e)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := decode(b)
 		if err != nil {
@@ -217,8 +225,94 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			t.Fatalf("encode(decode(%q)) = %v", b, err)
 		}
+		if b[0] == legacyVersion {
+			// A legacy value re-encodes as the current version, to the
+			// same entry.
+			back, err := decode(again)
+			if err != nil {
+				t.Fatalf("decode(encode(decode(%q))) = %v", b, err)
+			}
+			if field := sameEntry(back, e); field != "" || back.Freshness != (cache.Freshness{}) {
+				t.Fatalf("decode(encode(decode(%q))) differs in %s", b, field)
+			}
+			return
+		}
 		if !bytes.Equal(again, b) {
 			t.Fatalf("encode(decode(%q)) = %q, want the input back", b, again)
 		}
 	})
+}
+
+// freshEntries are entries with the precomputed freshness of encoding
+// version 2.
+func freshEntries() map[string]*cache.Entry {
+	t0 := time.Date(2026, 12, 4, 10, 30, 0, 0, time.UTC)
+	return map[string]*cache.Entry{
+		"fresh response": {
+			Status:       200,
+			Header:       http.Header{"Cache-Control": {"max-age=60, stale-while-revalidate=30, immutable"}},
+			Body:         []byte("hello"),
+			RequestTime:  t0,
+			ResponseTime: t0.Add(time.Millisecond),
+			Expires:      t0.Add(90 * time.Second),
+			Freshness: cache.Freshness{Policy: 0x9e3779b97f4a7c15, Lifetime: time.Minute, InitialAge: 5 * time.Second,
+				StaleWhileRevalidate: 30, StaleIfError: -1, Flags: cache.FreshImmutable},
+		},
+		"must revalidate": {
+			Status:    200,
+			Header:    http.Header{"Cache-Control": {"s-maxage=0, must-revalidate, no-cache"}},
+			Expires:   t0,
+			Freshness: cache.Freshness{Policy: 1, StaleWhileRevalidate: -1, StaleIfError: maxDelta, Flags: cache.FreshnessFlagsMask &^ cache.FreshImmutable},
+		},
+		"negative age": {Status: 204, Freshness: cache.Freshness{Policy: 7, Lifetime: -1, InitialAge: -time.Hour, StaleWhileRevalidate: -1, StaleIfError: -1}},
+	}
+}
+
+// TestEncodeFreshness: the precomputed freshness survives the round trip,
+// and a legacy (version 1) value still decodes, with none.
+func TestEncodeFreshness(t *testing.T) {
+	for name, e := range freshEntries() {
+		t.Run(name, func(t *testing.T) {
+			b, err := encode(e)
+			if err != nil {
+				t.Fatalf("encode: %v", err)
+			}
+			if b[0] != encodingVersion {
+				t.Errorf("encode wrote version %d, want %d", b[0], encodingVersion)
+			}
+			got, err := decode(b)
+			if err != nil {
+				t.Fatalf("decode(encode(e)): %v", err)
+			}
+			if got.Freshness != e.Freshness || sameEntry(got, e) != "" {
+				t.Errorf("decode(encode(e)).Freshness = %+v, want %+v", got.Freshness, e.Freshness)
+			}
+		})
+	}
+	legacy := raw(0xc8, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+	e, err := decode(legacy)
+	if err != nil {
+		t.Fatalf("decode(a version 1 value) = %v, want it read", err)
+	}
+	if e.Status != 200 || e.Freshness != (cache.Freshness{}) {
+		t.Errorf("decode(a version 1 value) = %+v, want a 200 with no freshness", e)
+	}
+	for _, tc := range []struct {
+		name string
+		f    cache.Freshness
+	}{
+		{"unknown flag", cache.Freshness{Flags: 1 << 7}},
+		{"stale window below -1", cache.Freshness{StaleWhileRevalidate: -2}},
+		{"stale window past 2^31", cache.Freshness{StaleIfError: maxDelta + 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := encode(&cache.Entry{Status: 200, Freshness: tc.f})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := decode(b); !errors.Is(err, errCorrupt) {
+				t.Errorf("decode(freshness %+v) = %v, want errCorrupt", tc.f, err)
+			}
+		})
+	}
 }
