@@ -38,9 +38,10 @@ type Match struct {
 // and the other keys beside it are that feature's typed body. Exactly one
 // body pointer is set after decoding.
 type Middleware struct {
-	Kind     string    `yaml:"kind"`
-	Cache    *Cache    `yaml:"-" kind:"cache"`
-	Compress *Compress `yaml:"-" kind:"compress"`
+	Kind      string     `yaml:"kind"`
+	Cache     *Cache     `yaml:"-" kind:"cache"`
+	Compress  *Compress  `yaml:"-" kind:"compress"`
+	RateLimit *RateLimit `yaml:"-" kind:"ratelimit"`
 }
 
 // middlewareBody is implemented by every middleware kind's typed body: the

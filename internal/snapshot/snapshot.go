@@ -19,6 +19,7 @@ import (
 	"palisade/internal/middleware"
 	"palisade/internal/obs"
 	"palisade/internal/proxy"
+	"palisade/internal/ratelimit"
 	"palisade/internal/route"
 	"palisade/internal/server"
 	"palisade/internal/tlsconf"
@@ -132,7 +133,20 @@ type Deps struct {
 	// while the zone's settings stay, so stored responses survive a
 	// reload and every route naming it shares one store.
 	CacheZone func(name string) (*cache.Zone, error)
+	// RateLimitZone returns the store of the rate-limit zone name of
+	// ratelimit_zones, or, for a name RouteLimiterZone made, the memory
+	// store of one route's own limit: the same one across reloads, so
+	// limits survive them and every route naming a zone shares it.
+	RateLimitZone func(name string) (ratelimit.Store, error)
 }
+
+// RouteLimiterZone is the zone name under which a route without a zone
+// keeps its limit's state: RouteLimiterPrefix and the route's name. Zone
+// names cannot hold a colon, so it names no zone of ratelimit_zones.
+func RouteLimiterZone(route string) string { return RouteLimiterPrefix + route }
+
+// RouteLimiterPrefix begins the zone names RouteLimiterZone makes.
+const RouteLimiterPrefix = "route:"
 
 // TransportKey identifies an upstream's transport: a reload that keeps the
 // key keeps its connection pools. The HTTP/1.1 transport takes new
@@ -331,7 +345,7 @@ func buildRoute(rc config.Route, t *proxy.Target, deps Deps) (http.Handler, erro
 			if mc.Kind != order {
 				continue
 			}
-			mw, err := newMiddleware(mc, deps)
+			mw, err := newMiddleware(rc.Name, mc, deps)
 			if err != nil {
 				return nil, fmt.Errorf("middleware %s: %w", mc.Kind, err)
 			}
@@ -344,11 +358,25 @@ func buildRoute(rc config.Route, t *proxy.Target, deps Deps) (http.Handler, erro
 
 // chainOrder is the fixed order of the request path, outermost first
 // (DESIGN.md): obs, ipfilter, ratelimit, auth, waf, rewrite, cache, compress.
-var chainOrder = [...]string{"cache", "compress"}
+var chainOrder = [...]string{"ratelimit", "cache", "compress"}
 
-// newMiddleware is the one switch over middleware kinds.
-func newMiddleware(mc config.Middleware, deps Deps) (middleware.Middleware, error) {
+// newMiddleware is the one switch over middleware kinds; route names the
+// route the middleware is built for.
+func newMiddleware(route string, mc config.Middleware, deps Deps) (middleware.Middleware, error) {
 	switch {
+	case mc.RateLimit != nil:
+		if deps.RateLimitZone == nil {
+			return nil, fmt.Errorf("no rate-limit zones in this build")
+		}
+		zone := mc.RateLimit.Zone
+		if zone == "" {
+			zone = RouteLimiterZone(route)
+		}
+		st, err := deps.RateLimitZone(zone)
+		if err != nil {
+			return nil, fmt.Errorf("rate-limit zone %q: %w", zone, err)
+		}
+		return ratelimit.New(*mc.RateLimit, st, route, deps.Log)
 	case mc.Cache != nil:
 		if deps.CacheZone == nil {
 			return nil, fmt.Errorf("no cache zones in this build")
