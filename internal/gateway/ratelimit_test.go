@@ -169,3 +169,44 @@ func TestRateLimitDistributed(t *testing.T) {
 		t.Error("nothing was limited: the clients did not exceed the rate")
 	}
 }
+
+// TestRateLimitRedisDownThroughGateway: with Redis killed, a closed zone
+// answers 503 with Retry-After and a local one keeps limiting, each within
+// a bound well past the 50ms timeout but far from a hang.
+func TestRateLimitRedisDownThroughGateway(t *testing.T) {
+	r := testenv.StartRedis(t)
+	zones := fmt.Sprintf(`ratelimit_zones:
+  - {name: closed, store: redis, on_failure: closed, redis: {address: %[1]q, timeout: 50ms}}
+  - {name: local, store: redis, on_failure: local, redis: {address: %[1]q, timeout: 50ms}}`, r.Addr)
+	addr := testenv.Backend(t, nameHandler("app")).Listener.Addr().String()
+	h := start(t, fmt.Sprintf(`
+access_log: {output: "off"}
+listeners: [{name: web, address: "127.0.0.1:0"}]
+%s
+routes:
+  - {name: c, match: {path_prefix: /c}, middlewares: [{kind: ratelimit, rate: 1/h, burst: 2, zone: closed}], upstream: app}
+  - {name: l, match: {path_prefix: /l}, middlewares: [{kind: ratelimit, rate: 1/h, burst: 2, zone: local}], upstream: app}
+upstreams: [{name: app, backends: [{address: %q}]}]
+`, zones, addr))
+	r.Kill()
+	timed := func(path string) reply {
+		begin := time.Now()
+		rep := do(t, h, "GET", path)
+		if d := time.Since(begin); d > time.Second {
+			t.Errorf("GET %s took %v with Redis down, want well under a second", path, d)
+		}
+		return rep
+	}
+	for range 3 {
+		if rep := timed("/c"); rep.status != 503 || rep.header.Get("Retry-After") == "" {
+			t.Errorf("closed zone with Redis down = %d (Retry-After %q), want 503 with Retry-After", rep.status, rep.header.Get("Retry-After"))
+		}
+	}
+	var got []int
+	for range 3 {
+		got = append(got, timed("/l").status)
+	}
+	if fmt.Sprint(got) != "[200 200 429]" {
+		t.Errorf("local zone with Redis down answered %v, want [200 200 429]: limited by the local store", got)
+	}
+}
