@@ -13,6 +13,7 @@ import (
 	"palisade/internal/gateway"
 	"palisade/internal/obs"
 	"palisade/internal/proxy"
+	"palisade/internal/ratelimit"
 	"palisade/internal/resolve"
 	"palisade/internal/snapshot"
 	"palisade/internal/upstream"
@@ -45,12 +46,18 @@ func dryBuild(cfg *config.Config) error {
 	res := resolve.New(nil)
 	var made []proxy.Transport
 	var zones []*cache.Zone
+	var limiters []ratelimit.Store
 	defer func() {
 		for _, t := range made {
 			t.Close()
 		}
 		for _, z := range zones {
 			z.Close()
+		}
+		for _, l := range limiters {
+			if c, ok := l.(io.Closer); ok {
+				c.Close()
+			}
 		}
 	}()
 	_, err := snapshot.Build(cfg, snapshot.Deps{
@@ -83,6 +90,19 @@ func dryBuild(cfg *config.Config) error {
 				}
 			}
 			return nil, fmt.Errorf("no cache zone %q", name)
+		},
+		// A Redis zone does not connect until its first Take, so
+		// building it checks its settings only.
+		RateLimitZone: func(name string) (ratelimit.Store, error) {
+			zc, ok := gateway.LimiterZone(cfg, name)
+			if !ok {
+				return nil, fmt.Errorf("no rate-limit zone %q", name)
+			}
+			l, err := gateway.NewLimiter(zc, slog.New(slog.DiscardHandler))
+			if err == nil {
+				limiters = append(limiters, l)
+			}
+			return l, err
 		},
 	})
 	return err

@@ -9,6 +9,8 @@ type Config struct {
 	Upstreams []Upstream `yaml:"upstreams"`
 	// CacheZones are the stores that cache middlewares name.
 	CacheZones []CacheZone `yaml:"cache_zones"`
+	// RateLimitZones are the stores that ratelimit middlewares name.
+	RateLimitZones []RateLimitZone `yaml:"ratelimit_zones"`
 
 	// File is the path the document was read from ("" for bytes), or the
 	// name diagnostics give it.

@@ -22,7 +22,7 @@ func TestDecodeProblems(t *testing.T) {
 			"unknown top-level key",
 			"listener: []\n",
 			[]string{
-				`t.yaml:1:1: unknown key "listener" (hint: did you mean listeners? valid keys: runtime, access_log, listeners, routes, upstreams, cache_zones)`,
+				`t.yaml:1:1: unknown key "listener" (hint: did you mean listeners? valid keys: runtime, access_log, listeners, routes, upstreams, cache_zones, ratelimit_zones)`,
 				"t.yaml:1:1: listeners: at least one listener is required (hint: add one, like listeners: [{name: web, address: 127.0.0.1:8080}])",
 			},
 		},
@@ -102,17 +102,17 @@ func TestDecodeProblems(t *testing.T) {
 		{
 			"unknown middleware kind",
 			base + "routes: [{name: a, upstream: api, middlewares: [{kind: compres}]}]\n",
-			[]string{`t.yaml:3:56: routes[0].middlewares[0].kind: unknown middleware kind "compres" (hint: did you mean compress? known kinds: auth, cache, compress)`},
+			[]string{`t.yaml:3:56: routes[0].middlewares[0].kind: unknown middleware kind "compres" (hint: did you mean compress? known kinds: auth, cache, compress, ratelimit)`},
 		},
 		{
 			"missing middleware kind",
 			base + "routes: [{name: a, upstream: api, middlewares: [{levels: {gzip: 1}}]}]\n",
-			[]string{"t.yaml:3:49: routes[0].middlewares[0].kind: missing (hint: say which middleware this is with kind: one of auth, cache, compress)"},
+			[]string{"t.yaml:3:49: routes[0].middlewares[0].kind: missing (hint: say which middleware this is with kind: one of auth, cache, compress, ratelimit)"},
 		},
 		{
 			"null middleware kind",
 			base + "routes: [{name: a, upstream: api, middlewares: [{kind: ~}]}]\n",
-			[]string{"t.yaml:3:49: routes[0].middlewares[0].kind: missing (hint: say which middleware this is with kind: one of auth, cache, compress)"},
+			[]string{"t.yaml:3:49: routes[0].middlewares[0].kind: missing (hint: say which middleware this is with kind: one of auth, cache, compress, ratelimit)"},
 		},
 		{
 			"list for a middleware kind",

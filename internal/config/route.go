@@ -38,10 +38,11 @@ type Match struct {
 // and the other keys beside it are that feature's typed body. Exactly one
 // body pointer is set after decoding.
 type Middleware struct {
-	Kind     string    `yaml:"kind"`
-	Auth     *Auth     `yaml:"-" kind:"auth"`
-	Cache    *Cache    `yaml:"-" kind:"cache"`
-	Compress *Compress `yaml:"-" kind:"compress"`
+	Kind      string     `yaml:"kind"`
+	Auth      *Auth      `yaml:"-" kind:"auth"`
+	Cache     *Cache     `yaml:"-" kind:"cache"`
+	Compress  *Compress  `yaml:"-" kind:"compress"`
+	RateLimit *RateLimit `yaml:"-" kind:"ratelimit"`
 }
 
 // middlewareBody is implemented by every middleware kind's typed body: the

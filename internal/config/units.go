@@ -183,3 +183,72 @@ func (*Ratio) typeName() string { return "a ratio" }
 
 // String writes r as a percentage.
 func (r Ratio) String() string { return strconv.FormatFloat(float64(r)*100, 'f', -1, 64) + "%" }
+
+// Rate is a count per unit of time written "N/s", "N/m" or "N/h"
+// ("100/s", "6000/m"): Count events every Per.
+type Rate struct {
+	Count int64
+	Per   time.Duration
+}
+
+var _ scalarValue = (*Rate)(nil)
+
+// maxRateCount bounds a rate's count so that the interval between two
+// events, Per/Count, stays at least a nanosecond.
+const maxRateCount = 1_000_000_000
+
+// parseScalar accepts a positive whole count, a slash and one of the units
+// s, m and h.
+func (r *Rate) parseScalar(s string) error {
+	const usage = "write a count per second, minute or hour: 100/s, 6000/m or 10/h"
+	num, unit, ok := strings.Cut(strings.TrimSpace(s), "/")
+	if !ok {
+		if _, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return &valueError{problem: "is not a rate", hint: "write " + s + "/s"}
+		}
+		return &valueError{problem: "is not a rate", hint: usage}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+	if err != nil {
+		return &valueError{problem: "is not a rate", hint: usage}
+	}
+	if n <= 0 {
+		return &valueError{problem: "is not a positive rate", hint: usage}
+	}
+	var per time.Duration
+	switch strings.TrimSpace(unit) {
+	case "s":
+		per = time.Second
+	case "m":
+		per = time.Minute
+	case "h":
+		per = time.Hour
+	case "sec", "second", "1s":
+		return &valueError{problem: "is not a rate", hint: "write " + num + "/s"}
+	case "min", "minute", "1m":
+		return &valueError{problem: "is not a rate", hint: "write " + num + "/m"}
+	case "hour", "1h":
+		return &valueError{problem: "is not a rate", hint: "write " + num + "/h"}
+	default:
+		return &valueError{problem: "is not a rate", hint: usage}
+	}
+	if n > maxRateCount || time.Duration(n) > per {
+		return &valueError{problem: "is too large", hint: "the largest rate is 1000000000/s"}
+	}
+	*r = Rate{Count: n, Per: per}
+	return nil
+}
+
+func (*Rate) typeName() string { return "a rate" }
+
+// String writes r as it is written in a config.
+func (r Rate) String() string {
+	unit := "s"
+	switch r.Per {
+	case time.Minute:
+		unit = "m"
+	case time.Hour:
+		unit = "h"
+	}
+	return strconv.FormatInt(r.Count, 10) + "/" + unit
+}

@@ -40,6 +40,7 @@ func validate(c *Config, failed map[string]bool) Diagnostics {
 	upstreams := v.upstreams()
 	v.routes(listeners, upstreams)
 	v.cacheRoutes(v.cacheZones())
+	v.rateLimitRoutes(v.rateLimitZones())
 	return v.diags
 }
 

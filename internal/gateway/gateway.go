@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +27,7 @@ import (
 	"palisade/internal/lifecycle"
 	"palisade/internal/obs"
 	"palisade/internal/proxy"
+	"palisade/internal/ratelimit"
 	"palisade/internal/resolve"
 	"palisade/internal/server"
 	"palisade/internal/snapshot"
@@ -51,6 +54,10 @@ type Gateway struct {
 	// zones are the cache zones by ZoneKey: a reload that keeps a
 	// zone's settings keeps its stored responses.
 	zones *lifecycle.Set[string, *cache.Zone]
+	// limiters are the rate-limit stores by LimiterKey: a reload that
+	// keeps a zone's settings (or a route's own limit) keeps every key's
+	// allowance.
+	limiters *lifecycle.Set[string, ratelimit.Store]
 	// NewChecker makes the active health checker of an upstream
 	// (health.New by default); nil leaves health checks off. Set before
 	// the first Apply.
@@ -133,6 +140,11 @@ func New(log *slog.Logger) *Gateway {
 		// Requests of the previous config may still read the store.
 		g.releaseAfter(g.retireAfter, func() { z.Close() })
 	})
+	g.limiters = lifecycle.NewSet(func(_ string, st ratelimit.Store) {
+		if c, ok := st.(io.Closer); ok {
+			g.releaseAfter(g.retireAfter, func() { c.Close() })
+		}
+	})
 	g.NewChecker = func(cfg config.HealthCheck, pool *upstream.Pool, log *slog.Logger) (Checker, error) {
 		return health.New(cfg, pool, log)
 	}
@@ -181,6 +193,13 @@ func (g *Gateway) deps(txn *lifecycle.Txn, cfg *config.Config) snapshot.Deps {
 			}
 			return nil, fmt.Errorf("no cache zone %q", name)
 		},
+		RateLimitZone: func(name string) (ratelimit.Store, error) {
+			zc, ok := LimiterZone(cfg, name)
+			if !ok {
+				return nil, fmt.Errorf("no rate-limit zone %q", name)
+			}
+			return g.limiters.Take(txn, LimiterKey(zc), func() (ratelimit.Store, error) { return NewLimiter(zc, g.log) })
+		},
 		Log:       g.log,
 		Resolve:   g.Resolve,
 		StickyKey: g.stickyKey,
@@ -223,7 +242,7 @@ func (g *Gateway) Apply(cfg *config.Config) error {
 	}
 
 	txn := new(lifecycle.Txn)
-	for _, join := range []func(*lifecycle.Txn) error{g.pools.Join, g.policies.Join, g.transports.Join, g.checkers.Join, g.accessLogs.Join, g.resolvers.Join, g.zones.Join} {
+	for _, join := range []func(*lifecycle.Txn) error{g.pools.Join, g.policies.Join, g.transports.Join, g.checkers.Join, g.accessLogs.Join, g.resolvers.Join, g.zones.Join, g.limiters.Join} {
 		if err := join(txn); err != nil {
 			txn.Abort()
 			return err
@@ -515,6 +534,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.transports.Close()
 	g.accessLogs.Close()
 	g.zones.Close()
+	g.limiters.Close()
 	g.policies.Close()
 	g.pools.Close()
 	g.drains.Wait()
@@ -552,6 +572,54 @@ func NewZone(z config.CacheZone, log *slog.Logger) (*cache.Zone, error) {
 			return nil, err
 		}
 		return cache.NewZone(z.Name, st, int64(z.MaxObjectSize)), nil
+	}
+	return nil, fmt.Errorf("unknown store %q", z.Store)
+}
+
+// LimiterZone returns the zone a rate-limit store name stands for: an
+// entry of ratelimit_zones, or for a snapshot.RouteLimiterZone name the
+// memory store of one route's limit.
+func LimiterZone(cfg *config.Config, name string) (config.RateLimitZone, bool) {
+	if strings.HasPrefix(name, snapshot.RouteLimiterPrefix) {
+		return config.RateLimitZone{Name: name, Store: "memory", MaxKeys: config.RateLimitRouteMaxKeys}, true
+	}
+	for _, zc := range cfg.RateLimitZones {
+		if zc.Name == name {
+			return zc, true
+		}
+	}
+	return config.RateLimitZone{}, false
+}
+
+// LimiterKey identifies a rate-limit store across reloads: its zone's name
+// and settings.
+func LimiterKey(z config.RateLimitZone) string {
+	key := fmt.Sprintf("%s|%s|%d|%s", z.Name, z.Store, z.MaxKeys, z.OnFailure)
+	if z.Redis != nil {
+		key += fmt.Sprintf("|%+v", *z.Redis)
+	}
+	return key
+}
+
+// NewLimiter opens the store of a rate-limit zone: a memory store, or a
+// Redis one with a memory store for its local failure policy.
+func NewLimiter(z config.RateLimitZone, log *slog.Logger) (ratelimit.Store, error) {
+	switch z.Store {
+	case "memory":
+		return ratelimit.NewMemory(z.MaxKeys), nil
+	case "redis":
+		if z.Redis == nil {
+			return nil, errors.New("a redis zone needs redis settings")
+		}
+		policy, err := ratelimit.ParseFailurePolicy(z.OnFailure)
+		if err != nil {
+			return nil, err
+		}
+		var local ratelimit.Store
+		if policy == ratelimit.FailLocal {
+			local = ratelimit.NewMemory(z.MaxKeys)
+		}
+		return ratelimit.NewRedis(*z.Redis, policy, local, log.With("zone", z.Name))
 	}
 	return nil, fmt.Errorf("unknown store %q", z.Store)
 }

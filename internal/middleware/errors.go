@@ -65,10 +65,18 @@ func StatusFor(err error) int {
 
 // RetryAfter is implemented by errors that know when the request may
 // succeed if sent again: WriteError adds a Retry-After field (RFC 9110
-// §10.2.3) to a 503 answering such an error.
+// §10.2.3) to a 503 or a 429 (RFC 6585 §4) answering such an error.
 type RetryAfter interface {
 	error
 	RetryAfter() time.Duration
+}
+
+// ResponseFields is implemented by errors whose response carries fields of
+// its own, such as the rate limiter's RateLimit and RateLimit-Policy:
+// WriteError adds them to the cleared header before writing it.
+type ResponseFields interface {
+	error
+	ResponseFields(h http.Header)
 }
 
 // WriteError answers r with status after a failure err, which is recorded in
@@ -103,10 +111,14 @@ func WriteError(w http.ResponseWriter, r *http.Request, status int, err error) {
 		h["X-Request-Id"] = []string{st.ID}
 	}
 	var ra RetryAfter
-	if status == http.StatusServiceUnavailable && errors.As(err, &ra) {
+	if (status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests) && errors.As(err, &ra) {
 		if d := ra.RetryAfter(); d > 0 {
 			h["Retry-After"] = []string{strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)}
 		}
+	}
+	var rf ResponseFields
+	if errors.As(err, &rf) {
+		rf.ResponseFields(h)
 	}
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {

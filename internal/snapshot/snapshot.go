@@ -20,6 +20,7 @@ import (
 	"palisade/internal/middleware"
 	"palisade/internal/obs"
 	"palisade/internal/proxy"
+	"palisade/internal/ratelimit"
 	"palisade/internal/route"
 	"palisade/internal/server"
 	"palisade/internal/tlsconf"
@@ -133,7 +134,20 @@ type Deps struct {
 	// while the zone's settings stay, so stored responses survive a
 	// reload and every route naming it shares one store.
 	CacheZone func(name string) (*cache.Zone, error)
+	// RateLimitZone returns the store of the rate-limit zone name of
+	// ratelimit_zones, or, for a name RouteLimiterZone made, the memory
+	// store of one route's own limit: the same one across reloads, so
+	// limits survive them and every route naming a zone shares it.
+	RateLimitZone func(name string) (ratelimit.Store, error)
 }
+
+// RouteLimiterZone is the zone name under which a route without a zone
+// keeps its limit's state: RouteLimiterPrefix and the route's name. Zone
+// names cannot hold a colon, so it names no zone of ratelimit_zones.
+func RouteLimiterZone(route string) string { return RouteLimiterPrefix + route }
+
+// RouteLimiterPrefix begins the zone names RouteLimiterZone makes.
+const RouteLimiterPrefix = "route:"
 
 // TransportKey identifies an upstream's transport: a reload that keeps the
 // key keeps its connection pools. The HTTP/1.1 transport takes new
@@ -345,12 +359,26 @@ func buildRoute(rc config.Route, t *proxy.Target, deps Deps) (http.Handler, erro
 
 // chainOrder is the fixed order of the request path, outermost first
 // (DESIGN.md): obs, ipfilter, ratelimit, auth, waf, rewrite, cache, compress.
-var chainOrder = [...]string{"auth", "cache", "compress"}
+var chainOrder = [...]string{"ratelimit", "auth", "cache", "compress"}
 
 // newMiddleware is the one switch over middleware kinds; mc is one of
 // rc's middlewares.
 func newMiddleware(rc config.Route, mc config.Middleware, deps Deps) (middleware.Middleware, error) {
+	route := rc.Name
 	switch {
+	case mc.RateLimit != nil:
+		if deps.RateLimitZone == nil {
+			return nil, fmt.Errorf("no rate-limit zones in this build")
+		}
+		zone := mc.RateLimit.Zone
+		if zone == "" {
+			zone = RouteLimiterZone(route)
+		}
+		st, err := deps.RateLimitZone(zone)
+		if err != nil {
+			return nil, fmt.Errorf("rate-limit zone %q: %w", zone, err)
+		}
+		return ratelimit.New(*mc.RateLimit, st, route, deps.Log)
 	case mc.Auth != nil:
 		return auth.New(*mc.Auth, deps.Log)
 	case mc.Cache != nil:
