@@ -208,24 +208,9 @@ func (v *validator) cacheZones() []string {
 		if z.MaxObjectSize <= 0 || (z.Store == "memory" && z.MaxObjectSize > z.MaxSize) {
 			v.report(p+".max_object_size", "must be positive and at most max_size", "write 8MiB")
 		}
-		switch {
-		case z.Store == "redis" && z.Redis == nil:
-			v.report(p+".redis", "missing", "a redis zone needs redis: {address: 127.0.0.1:6379}")
-		case z.Store != "redis" && z.Redis != nil:
-			v.report(p+".redis", "set on a "+z.Store+" zone", "remove it, or write store: redis")
-		case z.Redis != nil:
-			rp := p + ".redis"
-			if z.Redis.Address == "" {
-				v.report(rp+".address", "missing", "write host:port, like 127.0.0.1:6379")
-			} else if _, problem, hint := checkHostPort(z.Redis.Address, false); problem != "" {
-				v.report(rp+".address", fmt.Sprintf("%q %s", z.Redis.Address, problem), hint)
-			}
-			if z.Redis.Timeout <= 0 {
-				v.report(rp+".timeout", "must be positive", "write 100ms")
-			}
-			if z.Redis.DB < 0 {
-				v.report(rp+".db", "must not be negative", "")
-			}
+		v.redisZone(p, z.Store, z.Redis != nil)
+		if z.Redis != nil {
+			v.redisServer(p+".redis", z.Redis.Address, z.Redis.Timeout, z.Redis.DB, "100ms")
 		}
 	}
 	return valid
@@ -243,5 +228,32 @@ func (v *validator) cacheRoutes(zones []string) {
 				v.report(p, fmt.Sprintf("unknown cache zone %q (%s)", m.Cache.Zone, defined("cache zones", zones)), didYouMean(m.Cache.Zone, zones))
 			}
 		}
+	}
+}
+
+// redisZone checks that a zone at p has a redis block exactly when its
+// store is redis (cache and rate-limit zones alike).
+func (v *validator) redisZone(p, store string, hasRedis bool) {
+	switch {
+	case store == "redis" && !hasRedis:
+		v.report(p+".redis", "missing", "a redis zone needs redis: {address: 127.0.0.1:6379}")
+	case store != "redis" && hasRedis:
+		v.report(p+".redis", "set on a "+store+" zone", "remove it, or write store: redis")
+	}
+}
+
+// redisServer checks the connection settings of a Redis block at rp;
+// timeoutHint is the default timeout, offered as the fix.
+func (v *validator) redisServer(rp, address string, timeout Duration, db int, timeoutHint string) {
+	if address == "" {
+		v.report(rp+".address", "missing", "write host:port, like 127.0.0.1:6379")
+	} else if _, problem, hint := checkHostPort(address, false); problem != "" {
+		v.report(rp+".address", fmt.Sprintf("%q %s", address, problem), hint)
+	}
+	if timeout <= 0 {
+		v.report(rp+".timeout", "must be positive", "write "+timeoutHint)
+	}
+	if db < 0 {
+		v.report(rp+".db", "must not be negative", "")
 	}
 }

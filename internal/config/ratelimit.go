@@ -158,24 +158,9 @@ func (v *validator) rateLimitZones() []string {
 		if !slices.Contains(rateLimitFailures(), z.OnFailure) {
 			v.report(p+".on_failure", fmt.Sprintf("unknown policy %q", z.OnFailure), oneOfHint(z.OnFailure, "valid policies", rateLimitFailures()))
 		}
-		switch {
-		case z.Store == "redis" && z.Redis == nil:
-			v.report(p+".redis", "missing", "a redis zone needs redis: {address: 127.0.0.1:6379}")
-		case z.Store != "redis" && z.Redis != nil:
-			v.report(p+".redis", "set on a "+z.Store+" zone", "remove it, or write store: redis")
-		case z.Redis != nil:
-			rp := p + ".redis"
-			if z.Redis.Address == "" {
-				v.report(rp+".address", "missing", "write host:port, like 127.0.0.1:6379")
-			} else if _, problem, hint := checkHostPort(z.Redis.Address, false); problem != "" {
-				v.report(rp+".address", fmt.Sprintf("%q %s", z.Redis.Address, problem), hint)
-			}
-			if z.Redis.Timeout <= 0 {
-				v.report(rp+".timeout", "must be positive", "write 50ms")
-			}
-			if z.Redis.DB < 0 {
-				v.report(rp+".db", "must not be negative", "")
-			}
+		v.redisZone(p, z.Store, z.Redis != nil)
+		if z.Redis != nil {
+			v.redisServer(p+".redis", z.Redis.Address, z.Redis.Timeout, z.Redis.DB, "50ms")
 		}
 	}
 	return valid
