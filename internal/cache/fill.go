@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -353,11 +354,11 @@ func (fw *fillWriter) finish(completed bool) {
 	switch fw.mode {
 	case modeSwallow:
 		if fw.status == http.StatusNotModified {
-			e := c.updated(fw.stale, fw.hdr, fw.requestTime, fw.responseTime)
+			e, sent := c.updated(fw.stale, fw.hdr, fw.requestTime, fw.responseTime)
 			c.set(ctx, fw.key, e)
 			fw.release()
 			if fw.client != nil {
-				c.serveHit(fw.client, fw.req, e, c.judge(e, time.Now(), ptr(noDirectives())), hitRevalidated, fw.forwardStatus())
+				c.serveHit(fw.client, fw.req, sent, c.judge(sent, time.Now(), ptr(noDirectives())), hitRevalidated, fw.forwardStatus())
 			}
 			return
 		}
@@ -490,14 +491,20 @@ func (c *cacher) set(ctx context.Context, key string, e *Entry) {
 
 // updated returns the stored response s freshened by a 304 with header
 // h (RFC 9111 §4.3.4, §3.2): its fields replaced by the 304's, except
-// Content-Length, with the 304's request and response times.
-func (c *cacher) updated(s *Entry, h http.Header, requestTime, responseTime time.Time) *Entry {
+// Content-Length, with the 304's request and response times. The 304's
+// Set-Cookie is held to the rule for storing (storable): it is merged
+// only on a route with store_set_cookie, and then not when private lists
+// it, so that a cookie issued to the client that caused the revalidation
+// is not replayed to every later one. sent is what that client is sent:
+// the stored response, with the 304's Set-Cookie when the stored one does
+// not keep it.
+func (c *cacher) updated(s *Entry, h http.Header, requestTime, responseTime time.Time) (stored, sent *Entry) {
 	merged := make(http.Header, len(s.Header)+len(h))
 	for k, vv := range s.Header {
 		merged[k] = vv
 	}
 	for k, vv := range h {
-		if k == "Content-Length" {
+		if k == "Content-Length" || k == "Set-Cookie" && !c.cfg.StoreSetCookie {
 			continue
 		}
 		merged[k] = slices.Clip(slices.Clone(vv))
@@ -507,7 +514,14 @@ func (c *cacher) updated(s *Entry, h http.Header, requestTime, responseTime time
 	e := &Entry{Status: s.Status, Header: merged, Body: s.Body, RequestTime: requestTime, ResponseTime: responseTime}
 	e.Tags = c.tags(merged)
 	c.setFreshness(e, d)
-	return e
+	cookie := h["Set-Cookie"]
+	if len(cookie) == 0 || slices.Equal(e.Header["Set-Cookie"], cookie) {
+		return e, e
+	}
+	own := *e
+	own.Header = maps.Clone(e.Header)
+	own.Header["Set-Cookie"] = slices.Clip(slices.Clone(cookie))
+	return e, &own
 }
 
 // contentLength returns the declared Content-Length of h, or -1.

@@ -518,3 +518,47 @@ func TestRFC9213_TargetedFieldWinsAndIsRemoved(t *testing.T) {
 		t.Errorf("Cache-Control = %q, want the origin's no-store passed on", got)
 	}
 }
+
+// TestRFC9111_4_3_4_NotModifiedSetCookieNotStored guards against a 304
+// adding Set-Cookie to a stored response for everyone: the 304 to the
+// cache's own revalidation (or to a background refresh) was merged into
+// the entry without the Set-Cookie rule of storing, so a session cookie
+// issued on revalidation was replayed to every later client.
+func TestRFC9111_4_3_4_NotModifiedSetCookieNotStored(t *testing.T) {
+	for _, tc := range []struct{ name, cc string }{
+		{"revalidation", "max-age=1"},
+		{"background refresh", "max-age=1, stale-while-revalidate=60"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) {
+				w.Header().Set("ETag", `"v1"`)
+				w.Header().Set("X-Version", fmt.Sprint(n))
+				if r.Header.Get("If-None-Match") == `"v1"` {
+					w.Header().Set("Cache-Control", "max-age=300")
+					w.Header().Set("Set-Cookie", fmt.Sprintf("session=%d", n))
+					w.WriteHeader(http.StatusNotModified)
+					return
+				}
+				w.Header().Set("Cache-Control", tc.cc)
+				io.WriteString(w, "content")
+			})
+			do(t, h, "GET", "/sc")
+			var r reply
+			eventually(t, "the revalidated response", func() bool {
+				r = do(t, h, "GET", "/sc")
+				return r.header.Get("X-Version") == "2"
+			})
+			if tc.name == "revalidation" && r.header.Get("Set-Cookie") != "session=2" {
+				t.Errorf("the client whose request was revalidated got Set-Cookie %q, want its own session=2", r.header.Get("Set-Cookie"))
+			}
+			before := o.count()
+			r = do(t, h, "GET", "/sc")
+			if o.count() != before || r.body != "content" {
+				t.Fatalf("after the 304, GET = %q with %d origin requests, want the stored response from the cache", r.body, o.count()-before)
+			}
+			if got := r.header.Get("Set-Cookie"); got != "" {
+				t.Errorf("a later client was sent Set-Cookie %q from the 304 to another request, want none", got)
+			}
+		})
+	}
+}
