@@ -209,24 +209,35 @@ func (fw *fillWriter) mayStore() bool {
 	if _, ok := fw.hdr["Set-Cookie"]; ok && !c.cfg.StoreSetCookie {
 		return false
 	}
-	if _, ok := fw.hdr["Trailer"]; ok {
-		return false
+	var ok bool
+	fw.dirs, ok = c.storableHead(fw.req, fw.reqDirs, fw.status, fw.hdr, fw.responseTime)
+	return ok
+}
+
+// storableHead reports whether a response with status and header h,
+// received at responseTime for req (whose directives are reqDirs), may be
+// stored (RFC 9111 §3) under the route's rules as far as its head says,
+// and returns the directives the cache obeys for it. It judges a new
+// response's head and a stored one updated by a 304 alike.
+func (c *cacher) storableHead(req *http.Request, reqDirs directives, status int, h http.Header, responseTime time.Time) (directives, bool) {
+	d := c.responseDirectives(h, status)
+	if _, ok := h["Trailer"]; ok {
+		return d, false
 	}
-	fw.dirs = c.responseDirectives(fw.hdr, fw.status)
-	names, star := varyNames(fw.hdr)
+	names, star := varyNames(h)
 	if star {
-		return false // RFC 9111 §4.1: Vary: * never matches.
+		return d, false // RFC 9111 §4.1: Vary: * never matches.
 	}
-	if c.normalizeAE != nil && slices.Contains(names, "Accept-Encoding") && !codingSelected(fw.req.Header, fw.hdr, c.normalizeAE) {
-		return false
+	if c.normalizeAE != nil && slices.Contains(names, "Accept-Encoding") && !codingSelected(req.Header, h, c.normalizeAE) {
+		return d, false
 	}
-	if ok, _ := storable(fw.req, fw.reqDirs, fw.status, fw.hdr, fw.dirs, c.storeOpts); !ok {
-		return false
+	if ok, _ := storable(req, reqDirs, status, h, d, c.storeOpts); !ok {
+		return d, false
 	}
-	lifetime := c.lifetime(fw.dirs, fw.hdr, fw.responseTime)
-	_, hasETag := fw.hdr["Etag"]
-	_, hasLM := fw.hdr["Last-Modified"]
-	return lifetime > 0 || hasETag || hasLM
+	lifetime := c.lifetime(d, h, responseTime)
+	_, hasETag := h["Etag"]
+	_, hasLM := h["Last-Modified"]
+	return d, lifetime > 0 || hasETag || hasLM
 }
 
 // release lets the waiters of fw's fill go: the response will not be
@@ -355,7 +366,14 @@ func (fw *fillWriter) finish(completed bool) {
 	case modeSwallow:
 		if fw.status == http.StatusNotModified {
 			e, sent := c.updated(fw.stale, fw.hdr, fw.requestTime, fw.responseTime)
-			c.set(ctx, fw.key, e)
+			if _, ok := c.storableHead(fw.req, fw.reqDirs, e.Status, e.Header, e.ResponseTime); ok {
+				c.set(ctx, fw.key, e)
+			} else {
+				// The 304 made the response unstorable (private,
+				// no-store, ...): it is this client's alone, and
+				// the stored one must not be served again.
+				c.delete(ctx, fw.key)
+			}
 			fw.release()
 			if fw.client != nil {
 				c.serveHit(fw.client, fw.req, sent, c.judge(sent, time.Now(), ptr(noDirectives())), hitRevalidated, fw.forwardStatus())
@@ -486,6 +504,13 @@ func (c *cacher) store(ctx context.Context, fw *fillWriter, e *Entry) {
 func (c *cacher) set(ctx context.Context, key string, e *Entry) {
 	if err := c.zone.Store.Set(ctx, key, e); err != nil {
 		c.log.LogAttrs(ctx, slog.LevelDebug, "cache: store set failed", slog.String("zone", c.zone.Name), slog.Any("error", err))
+	}
+}
+
+// delete removes the entry under key; a store failure is logged.
+func (c *cacher) delete(ctx context.Context, key string) {
+	if err := c.zone.Store.Delete(ctx, key); err != nil {
+		c.log.LogAttrs(ctx, slog.LevelDebug, "cache: store delete failed", slog.String("zone", c.zone.Name), slog.Any("error", err))
 	}
 }
 

@@ -562,3 +562,40 @@ func TestRFC9111_4_3_4_NotModifiedSetCookieNotStored(t *testing.T) {
 		})
 	}
 }
+
+// TestRFC9111_4_3_4_NotModifiedMakingResponseUnstorable guards against a
+// 304 carrying private or no-store updating the stored response, which
+// then kept being served to everyone: the updated response's storability
+// is checked again, and the entry deleted when it fails.
+func TestRFC9111_4_3_4_NotModifiedMakingResponseUnstorable(t *testing.T) {
+	for _, cc := range []string{"private, max-age=300", "no-store, max-age=300"} {
+		t.Run(cc, func(t *testing.T) {
+			h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) {
+				w.Header().Set("ETag", `"v1"`)
+				w.Header().Set("X-Version", fmt.Sprint(n))
+				if r.Header.Get("If-None-Match") == `"v1"` {
+					w.Header().Set("Cache-Control", cc)
+					w.WriteHeader(http.StatusNotModified)
+					return
+				}
+				w.Header().Set("Cache-Control", "max-age=1")
+				io.WriteString(w, "content")
+			})
+			do(t, h, "GET", "/u")
+			var r reply
+			eventually(t, "the revalidation", func() bool {
+				r = do(t, h, "GET", "/u")
+				return o.count() > 1
+			})
+			if r.body != "content" || r.header.Get("X-Version") != "2" || r.header.Get("Cache-Control") != cc {
+				t.Errorf("the revalidated request got %q X-Version %q Cache-Control %q, want the stored body with the 304's fields",
+					r.body, r.header.Get("X-Version"), r.header.Get("Cache-Control"))
+			}
+			before := o.count()
+			r = do(t, h, "GET", "/u")
+			if o.count() == before {
+				t.Errorf("after a 304 with %s, the next GET was served from the cache (X-Version %q), want it forwarded", cc, r.header.Get("X-Version"))
+			}
+		})
+	}
+}
