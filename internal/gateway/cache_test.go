@@ -599,3 +599,26 @@ func TestRFC9111_4_3_4_NotModifiedMakingResponseUnstorable(t *testing.T) {
 		})
 	}
 }
+
+// TestRFC9111_4_1_AcceptLanguageOrderSelectsVariant guards against the
+// members of Accept-Language being sorted in the variant key: at equal
+// weights their order is the user's preference, so "fr, en" was served
+// the response the origin chose for "en, fr".
+func TestRFC9111_4_1_AcceptLanguageOrderSelectsVariant(t *testing.T) {
+	h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=300")
+		w.Header().Set("Vary", "Accept-Language")
+		first, _, _ := strings.Cut(r.Header.Get("Accept-Language"), ",")
+		fmt.Fprintf(w, "lang=%s", strings.ToLower(strings.TrimSpace(first)))
+	})
+	for _, tc := range []struct{ lang, want string }{
+		{"en, fr", "lang=en"}, {"fr, en", "lang=fr"}, {"EN , FR", "lang=en"}, {"fr,en", "lang=fr"},
+	} {
+		if r := do(t, h, "GET", "/lang", "Accept-Language", tc.lang); r.body != tc.want {
+			t.Errorf("GET with Accept-Language %q = %q, want %q", tc.lang, r.body, tc.want)
+		}
+	}
+	if o.count() != 2 {
+		t.Errorf("origin saw %d requests for two orders asked twice (once respelled), want 2", o.count())
+	}
+}
