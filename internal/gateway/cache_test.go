@@ -622,3 +622,36 @@ func TestRFC9111_4_1_AcceptLanguageOrderSelectsVariant(t *testing.T) {
 		t.Errorf("origin saw %d requests for two orders asked twice (once respelled), want 2", o.count())
 	}
 }
+
+// TestPurgeExactURLWithBareKey guards against a purge of an exact URL
+// missing the entries of a route whose key list has no method, header or
+// cookie part: their key is the bare URL, with no NUL after it, and the
+// purge matched only keys beginning with the URL and a NUL.
+func TestPurgeExactURLWithBareKey(t *testing.T) {
+	h, o := startCache(t, `key: [scheme, host, path, query], purge: {allow: [127.0.0.0/8]}`, func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=300")
+		if r.URL.Path == "/v" {
+			w.Header().Set("Vary", "Accept-Language")
+		}
+		fmt.Fprintf(w, "%d", n)
+	})
+	do(t, h, "GET", "/q")
+	do(t, h, "GET", "/q2")
+	do(t, h, "GET", "/v", "Accept-Language", "en")
+	for _, tc := range []struct{ path, want string }{{"/q", "purged 1\n"}, {"/v", "purged 2\n"}} {
+		if r := do(t, h, "PURGE", tc.path); r.status != 200 || r.body != tc.want {
+			t.Errorf("PURGE %s = %d %q, want 200 %q", tc.path, r.status, r.body, tc.want)
+		}
+	}
+	before := o.count()
+	do(t, h, "GET", "/q")
+	do(t, h, "GET", "/v", "Accept-Language", "en")
+	if got := o.count() - before; got != 2 {
+		t.Errorf("after PURGE, %d of /q and /v went to the origin, want 2", got)
+	}
+	before = o.count()
+	do(t, h, "GET", "/q2")
+	if o.count() != before {
+		t.Error("PURGE /q removed /q2, want only the exact URL purged")
+	}
+}
