@@ -183,9 +183,6 @@ func (fw *fillWriter) WriteHeader(status int) {
 		if fw.hold || fw.client == nil {
 			fw.mode = modeHold
 		}
-		if n := contentLength(fw.hdr); n > 0 {
-			fw.body = make([]byte, 0, n)
-		}
 		if fw.mode == modeTee {
 			fw.sendHead(true)
 		}
@@ -291,7 +288,7 @@ func (fw *fillWriter) Write(p []byte) (int, error) {
 			fw.outgrown()
 			break
 		}
-		fw.body = append(fw.body, p...)
+		fw.buffer(p)
 		if fw.mode == modeHold {
 			return len(p), nil
 		}
@@ -300,6 +297,33 @@ func (fw *fillWriter) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	return fw.client.Write(p)
+}
+
+// fillBufferStart is the capacity a fill's buffer starts with when the
+// body's declared length is larger or unknown; a declared length up to it
+// is allocated at once.
+const fillBufferStart = 32 << 10
+
+// buffer appends p, which fits MaxObjectSize, to the copy of the body
+// being stored. The buffer is allocated at the first byte and grows by
+// doubling as bytes arrive, never beyond the declared Content-Length, so
+// that a fill holds memory in proportion to what it has received: many
+// concurrent fills of large declared objects (or an upstream that
+// declares more than it sends) cost what they have delivered, not their
+// declared sizes.
+func (fw *fillWriter) buffer(p []byte) {
+	need := int64(len(fw.body) + len(p))
+	if need > int64(cap(fw.body)) {
+		limit := fw.c.zone.MaxObjectSize
+		if n := contentLength(fw.hdr); n >= need {
+			limit = n
+		}
+		size := max(2*int64(cap(fw.body)), need, fillBufferStart)
+		b := make([]byte, len(fw.body), min(size, limit))
+		copy(b, fw.body)
+		fw.body = b
+	}
+	fw.body = append(fw.body, p...)
 }
 
 // outgrown drops the store of a response larger than MaxObjectSize; what

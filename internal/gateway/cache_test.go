@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -653,5 +654,64 @@ func TestPurgeExactURLWithBareKey(t *testing.T) {
 	do(t, h, "GET", "/q2")
 	if o.count() != before {
 		t.Error("PURGE /q removed /q2, want only the exact URL purged")
+	}
+}
+
+// TestFillMemoryFollowsBytesReceived guards against fills pre-allocating
+// their buffer: each fill allocated the declared Content-Length (up to
+// max_object_size) at the response head, so N concurrent misses for
+// distinct keys held N times that before a byte of their bodies arrived.
+func TestFillMemoryFollowsBytesReceived(t *testing.T) {
+	const (
+		fills    = 40
+		declared = 1 << 20 // the harness's max_object_size
+		sent     = 64 << 10
+	)
+	release := make(chan struct{})
+	h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=300")
+		w.Header().Set("Content-Length", fmt.Sprint(declared))
+		w.Write(make([]byte, sent))
+		w.(http.Flusher).Flush()
+		<-release
+	})
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapAlloc
+	var wg sync.WaitGroup
+	started := make(chan error, fills)
+	for i := range fills {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Get(h.url(fmt.Sprintf("/big/%d", i)))
+			if err != nil {
+				started <- err
+				return
+			}
+			defer resp.Body.Close()
+			_, err = io.ReadFull(resp.Body, make([]byte, sent))
+			started <- err
+			io.Copy(io.Discard, resp.Body)
+		}()
+	}
+	for range fills {
+		if err := <-started; err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	grown := int64(ms.HeapAlloc) - int64(base)
+	close(release)
+	wg.Wait()
+	if o.count() != fills {
+		t.Fatalf("origin saw %d requests, want %d", o.count(), fills)
+	}
+	t.Logf("%d fills of %d KiB received grew the heap by %d KiB", fills, sent>>10, grown>>10)
+	if limit := int64(fills * declared / 4); grown > limit {
+		t.Errorf("%d fills that had received %d KiB each of a declared %d KiB grew the heap by %d KiB, want under %d KiB",
+			fills, sent>>10, declared>>10, grown>>10, limit>>10)
 	}
 }
