@@ -237,6 +237,13 @@ func (c *cacher) storableHead(req *http.Request, reqDirs directives, status int,
 	return d, lifetime > 0 || hasETag || hasLM
 }
 
+// updateStorable reports whether e, fw's stale response updated by a 304,
+// may be stored.
+func (c *cacher) updateStorable(fw *fillWriter, e *Entry) bool {
+	_, ok := c.storableHead(fw.req, fw.reqDirs, e.Status, e.Header, e.ResponseTime)
+	return ok
+}
+
 // release lets the waiters of fw's fill go: the response will not be
 // stored.
 func (fw *fillWriter) release() {
@@ -390,9 +397,15 @@ func (fw *fillWriter) finish(completed bool) {
 	case modeSwallow:
 		if fw.status == http.StatusNotModified {
 			e, sent := c.updated(fw.stale, fw.hdr, fw.requestTime, fw.responseTime)
-			if _, ok := c.storableHead(fw.req, fw.reqDirs, e.Status, e.Header, e.ResponseTime); ok {
+			switch {
+			case fw.noStore:
+				// RFC 9111 §5.2.1.5: nothing is stored on behalf
+				// of a no-store request (nor of a HEAD, whose
+				// response updates no GET entry here); the stored
+				// response stays as it was.
+			case c.updateStorable(fw, e):
 				c.set(ctx, fw.key, e)
-			} else {
+			default:
 				// The 304 made the response unstorable (private,
 				// no-store, ...): it is this client's alone, and
 				// the stored one must not be served again.

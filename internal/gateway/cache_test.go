@@ -715,3 +715,48 @@ func TestFillMemoryFollowsBytesReceived(t *testing.T) {
 			fills, sent>>10, declared>>10, grown>>10, limit>>10)
 	}
 }
+
+// TestRFC9111_5_2_1_5_NoStoreRequestDoesNotUpdate guards against a
+// no-store request (or a HEAD) that revalidated a stale response writing
+// the 304's update to the store on its behalf: the stored response must
+// stay as it was, stale, for the next request to revalidate.
+func TestRFC9111_5_2_1_5_NoStoreRequestDoesNotUpdate(t *testing.T) {
+	for _, tc := range []struct {
+		name, method string
+		hdr          []string
+	}{
+		{"no-store", "GET", []string{"Cache-Control", "no-store"}},
+		{"HEAD", "HEAD", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) {
+				w.Header().Set("ETag", `"v1"`)
+				w.Header().Set("X-Version", fmt.Sprint(n))
+				if r.Header.Get("If-None-Match") == `"v1"` {
+					w.Header().Set("Cache-Control", "max-age=300")
+					w.WriteHeader(http.StatusNotModified)
+					return
+				}
+				w.Header().Set("Cache-Control", "max-age=1")
+				io.WriteString(w, "content")
+			})
+			do(t, h, "GET", "/ns")
+			var r reply
+			eventually(t, "the revalidation", func() bool {
+				r = do(t, h, tc.method, "/ns", tc.hdr...)
+				return o.count() > 1
+			})
+			if r.status != 200 || r.header.Get("X-Version") != "2" {
+				t.Errorf("the %s request that revalidated got %d X-Version %q, want 200 with the 304's fields", tc.name, r.status, r.header.Get("X-Version"))
+			}
+			before := o.count()
+			r = do(t, h, "GET", "/ns")
+			if o.count() == before {
+				t.Fatalf("a GET after the %s revalidation was served from the cache (X-Version %q), want the stored response still stale and revalidated", tc.name, r.header.Get("X-Version"))
+			}
+			if got := o.last().Get("If-None-Match"); got != `"v1"` {
+				t.Errorf("the GET after the %s revalidation went forward with If-None-Match %q, want the stored ETag (the entry neither updated nor deleted)", tc.name, got)
+			}
+		})
+	}
+}
