@@ -79,8 +79,17 @@ func (c *cacher) forward(next http.Handler, fw *fillWriter, r *http.Request) {
 	if !fw.noStore {
 		// The client's own conditionals and ranges are answered from
 		// the complete stored response; the upstream is asked for it
-		// whole.
+		// whole. Unless it cannot be stored: a range of a key whose
+		// last fill found its response too large or unstorable is
+		// asked for as the client asked, rather than fetching the
+		// whole object to send all of it (a background refresh, with
+		// no client, always asks for the whole).
+		_, ranged := out.Header["Range"]
+		fw.rangePassed = ranged && fw.client != nil && fw.c.zone.fills.unstorable(fw.key, time.Now())
 		for _, f := range [...]string{"If-None-Match", "If-Modified-Since", "Range", "If-Range"} {
+			if fw.rangePassed && (f == "Range" || f == "If-Range") {
+				continue
+			}
 			if _, ok := out.Header[f]; ok {
 				fw.hold = true
 				delete(out.Header, f)
@@ -143,6 +152,9 @@ type fillWriter struct {
 	// hold keeps the whole response back until it is complete, because
 	// the client's conditionals or ranges are answered from it.
 	hold, revalidating bool
+	// rangePassed: the client's Range went to the upstream, the key's
+	// response being known to be unstorable.
+	rangePassed bool
 
 	requestTime, responseTime time.Time
 	wroteHeader               bool
@@ -188,9 +200,23 @@ func (fw *fillWriter) WriteHeader(status int) {
 		}
 		return
 	}
+	fw.learnedUnstorable()
 	fw.release()
 	fw.mode = modePass
 	fw.sendHead(false)
+}
+
+// learnedUnstorable records that fw's response cannot be stored, for the
+// Range misses of its key that follow (forward). Only a fill that asked
+// for the whole object, for a request that could have stored it, says
+// so: a no-store request or a passed range tells nothing about the
+// object, and the hint expires rather than being renewed by the requests
+// it lets pass.
+func (fw *fillWriter) learnedUnstorable() {
+	if fw.noStore || fw.rangePassed {
+		return
+	}
+	fw.c.zone.fills.markUnstorable(fw.key, time.Now())
 }
 
 // mayStore reports whether the response whose head fw holds may be
@@ -338,6 +364,7 @@ func (fw *fillWriter) buffer(p []byte) {
 func (fw *fillWriter) outgrown() {
 	held := fw.mode == modeHold
 	fw.mode = modePass
+	fw.learnedUnstorable()
 	fw.release()
 	if held && fw.client != nil {
 		fw.sendHead(false)

@@ -760,3 +760,54 @@ func TestRFC9111_5_2_1_5_NoStoreRequestDoesNotUpdate(t *testing.T) {
 		})
 	}
 }
+
+// TestRFC9110_14_RangeMissOfUnstorablePassesRange guards against a Range
+// miss always asking the upstream for the whole object and, when that
+// turned out unstorable or too large, sending all of it: a 1-byte range of
+// a huge file pulled and sent the whole file on every request. Once a
+// fill has found the key's response unstorable, later range misses ask
+// for the range.
+func TestRFC9110_14_RangeMissOfUnstorablePassesRange(t *testing.T) {
+	big := strings.Repeat("x", 2<<20) // over the harness's max_object_size
+	for _, tc := range []struct {
+		name  string
+		serve func(w http.ResponseWriter, r *http.Request)
+	}{
+		{"too large", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "max-age=300")
+			http.ServeContent(w, r, "", time.Time{}, strings.NewReader(big))
+		}},
+		{"too large, length unknown", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "max-age=300")
+			if r.Header.Get("Range") != "" {
+				http.ServeContent(w, r, "", time.Time{}, strings.NewReader(big))
+				return
+			}
+			for i := 0; i < len(big); i += 64 << 10 {
+				io.WriteString(w, big[i:i+64<<10])
+				w.(http.Flusher).Flush()
+			}
+		}},
+		{"no-store", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "no-store")
+			http.ServeContent(w, r, "", time.Time{}, strings.NewReader("0123456789"))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) { tc.serve(w, r) })
+			if r := do(t, h, "GET", "/f", "Range", "bytes=0-0"); r.status != 200 || o.last().Get("Range") != "" {
+				t.Errorf("first range miss = %d, upstream Range %q; want the whole object asked for and sent (200)", r.status, o.last().Get("Range"))
+			}
+			r := do(t, h, "GET", "/f", "Range", "bytes=0-0")
+			if got := o.last().Get("Range"); got != "bytes=0-0" {
+				t.Errorf("range miss after an unstorable fill sent upstream Range %q, want the client's bytes=0-0", got)
+			}
+			if r.status != http.StatusPartialContent || len(r.body) != 1 {
+				t.Errorf("range miss after an unstorable fill = %d with %d bytes, want 206 with 1", r.status, len(r.body))
+			}
+			if o.count() != 2 {
+				t.Errorf("origin saw %d requests, want 2", o.count())
+			}
+		})
+	}
+}
