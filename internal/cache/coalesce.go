@@ -3,6 +3,7 @@ package cache
 import (
 	"hash/maphash"
 	"sync"
+	"time"
 )
 
 // fillTable tracks the fills in progress, one per cache key: a fill is an
@@ -18,9 +19,25 @@ type fillTable struct {
 const fillShards = 64
 
 type fillShard struct {
-	mu    sync.Mutex // guards fills
+	mu    sync.Mutex // guards fills and unstorable
 	fills map[string]*fill
+	// unstorable maps the hash of a key whose last fill found its
+	// response unstorable to when that stops being assumed (Unix
+	// nanoseconds); at most maxUnstorablePerShard of them.
+	unstorable map[uint64]int64
 }
+
+// unstorableTTL is how long a fill's finding that its response cannot be
+// stored is assumed to hold for the next requests of its key; short,
+// since it only decides whether a Range miss asks the upstream for the
+// range or for the whole object.
+const unstorableTTL = time.Minute
+
+// maxUnstorablePerShard bounds the unstorable hints a shard keeps: 4,096
+// for a zone, 16 bytes each. A hint beyond it replaces an expired one,
+// else an arbitrary one: a lost hint costs one whole fetch, never a wrong
+// response.
+const maxUnstorablePerShard = 64
 
 // fill is one upstream request in progress for a key. done is closed when
 // the waiters may look again: as soon as the response head shows it will
@@ -50,6 +67,48 @@ func (t *fillTable) start(key string) (*fill, bool) {
 	f := &fill{done: make(chan struct{})}
 	s.fills[key] = f
 	return f, true
+}
+
+// markUnstorable remembers for unstorableTTL from now that a fill of key
+// found its response unstorable (too large, no-store, private, ...). Keys
+// are remembered by hash: a collision only makes a Range miss ask the
+// upstream for the range.
+func (t *fillTable) markUnstorable(key string, now time.Time) {
+	h := maphash.String(t.seed, key)
+	s := &t.shards[h%fillShards]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.unstorable == nil {
+		s.unstorable = make(map[uint64]int64)
+	}
+	if _, ok := s.unstorable[h]; !ok && len(s.unstorable) >= maxUnstorablePerShard {
+		victim, ok := uint64(0), false
+		for k, until := range s.unstorable {
+			victim, ok = k, true
+			if until <= now.UnixNano() {
+				break
+			}
+		}
+		if ok {
+			delete(s.unstorable, victim)
+		}
+	}
+	s.unstorable[h] = now.Add(unstorableTTL).UnixNano()
+}
+
+// unstorable reports whether a fill of key found its response unstorable
+// within unstorableTTL before now.
+func (t *fillTable) unstorable(key string, now time.Time) bool {
+	h := maphash.String(t.seed, key)
+	s := &t.shards[h%fillShards]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	until, ok := s.unstorable[h]
+	if ok && until <= now.UnixNano() {
+		delete(s.unstorable, h)
+		return false
+	}
+	return ok
 }
 
 // busy reports whether a fill for key is in progress.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -78,8 +79,17 @@ func (c *cacher) forward(next http.Handler, fw *fillWriter, r *http.Request) {
 	if !fw.noStore {
 		// The client's own conditionals and ranges are answered from
 		// the complete stored response; the upstream is asked for it
-		// whole.
+		// whole. Unless it cannot be stored: a range of a key whose
+		// last fill found its response too large or unstorable is
+		// asked for as the client asked, rather than fetching the
+		// whole object to send all of it (a background refresh, with
+		// no client, always asks for the whole).
+		_, ranged := out.Header["Range"]
+		fw.rangePassed = ranged && fw.client != nil && fw.c.zone.fills.unstorable(fw.key, time.Now())
 		for _, f := range [...]string{"If-None-Match", "If-Modified-Since", "Range", "If-Range"} {
+			if fw.rangePassed && (f == "Range" || f == "If-Range") {
+				continue
+			}
 			if _, ok := out.Header[f]; ok {
 				fw.hold = true
 				delete(out.Header, f)
@@ -142,6 +152,9 @@ type fillWriter struct {
 	// hold keeps the whole response back until it is complete, because
 	// the client's conditionals or ranges are answered from it.
 	hold, revalidating bool
+	// rangePassed: the client's Range went to the upstream, the key's
+	// response being known to be unstorable.
+	rangePassed bool
 
 	requestTime, responseTime time.Time
 	wroteHeader               bool
@@ -182,17 +195,28 @@ func (fw *fillWriter) WriteHeader(status int) {
 		if fw.hold || fw.client == nil {
 			fw.mode = modeHold
 		}
-		if n := contentLength(fw.hdr); n > 0 {
-			fw.body = make([]byte, 0, n)
-		}
 		if fw.mode == modeTee {
 			fw.sendHead(true)
 		}
 		return
 	}
+	fw.learnedUnstorable()
 	fw.release()
 	fw.mode = modePass
 	fw.sendHead(false)
+}
+
+// learnedUnstorable records that fw's response cannot be stored, for the
+// Range misses of its key that follow (forward). Only a fill that asked
+// for the whole object, for a request that could have stored it, says
+// so: a no-store request or a passed range tells nothing about the
+// object, and the hint expires rather than being renewed by the requests
+// it lets pass.
+func (fw *fillWriter) learnedUnstorable() {
+	if fw.noStore || fw.rangePassed {
+		return
+	}
+	fw.c.zone.fills.markUnstorable(fw.key, time.Now())
 }
 
 // mayStore reports whether the response whose head fw holds may be
@@ -208,24 +232,42 @@ func (fw *fillWriter) mayStore() bool {
 	if _, ok := fw.hdr["Set-Cookie"]; ok && !c.cfg.StoreSetCookie {
 		return false
 	}
-	if _, ok := fw.hdr["Trailer"]; ok {
-		return false
+	var ok bool
+	fw.dirs, ok = c.storableHead(fw.req, fw.reqDirs, fw.status, fw.hdr, fw.responseTime)
+	return ok
+}
+
+// storableHead reports whether a response with status and header h,
+// received at responseTime for req (whose directives are reqDirs), may be
+// stored (RFC 9111 §3) under the route's rules as far as its head says,
+// and returns the directives the cache obeys for it. It judges a new
+// response's head and a stored one updated by a 304 alike.
+func (c *cacher) storableHead(req *http.Request, reqDirs directives, status int, h http.Header, responseTime time.Time) (directives, bool) {
+	d := c.responseDirectives(h, status)
+	if _, ok := h["Trailer"]; ok {
+		return d, false
 	}
-	fw.dirs = c.responseDirectives(fw.hdr, fw.status)
-	names, star := varyNames(fw.hdr)
+	names, star := varyNames(h)
 	if star {
-		return false // RFC 9111 §4.1: Vary: * never matches.
+		return d, false // RFC 9111 §4.1: Vary: * never matches.
 	}
-	if c.normalizeAE != nil && slices.Contains(names, "Accept-Encoding") && !codingSelected(fw.req.Header, fw.hdr, c.normalizeAE) {
-		return false
+	if c.normalizeAE != nil && slices.Contains(names, "Accept-Encoding") && !codingSelected(req.Header, h, c.normalizeAE) {
+		return d, false
 	}
-	if ok, _ := storable(fw.req, fw.reqDirs, fw.status, fw.hdr, fw.dirs, c.storeOpts); !ok {
-		return false
+	if ok, _ := storable(req, reqDirs, status, h, d, c.storeOpts); !ok {
+		return d, false
 	}
-	lifetime := c.lifetime(fw.dirs, fw.hdr, fw.responseTime)
-	_, hasETag := fw.hdr["Etag"]
-	_, hasLM := fw.hdr["Last-Modified"]
-	return lifetime > 0 || hasETag || hasLM
+	lifetime := c.lifetime(d, h, responseTime)
+	_, hasETag := h["Etag"]
+	_, hasLM := h["Last-Modified"]
+	return d, lifetime > 0 || hasETag || hasLM
+}
+
+// updateStorable reports whether e, fw's stale response updated by a 304,
+// may be stored.
+func (c *cacher) updateStorable(fw *fillWriter, e *Entry) bool {
+	_, ok := c.storableHead(fw.req, fw.reqDirs, e.Status, e.Header, e.ResponseTime)
+	return ok
 }
 
 // release lets the waiters of fw's fill go: the response will not be
@@ -279,7 +321,7 @@ func (fw *fillWriter) Write(p []byte) (int, error) {
 			fw.outgrown()
 			break
 		}
-		fw.body = append(fw.body, p...)
+		fw.buffer(p)
 		if fw.mode == modeHold {
 			return len(p), nil
 		}
@@ -290,11 +332,39 @@ func (fw *fillWriter) Write(p []byte) (int, error) {
 	return fw.client.Write(p)
 }
 
+// fillBufferStart is the capacity a fill's buffer starts with when the
+// body's declared length is larger or unknown; a declared length up to it
+// is allocated at once.
+const fillBufferStart = 32 << 10
+
+// buffer appends p, which fits MaxObjectSize, to the copy of the body
+// being stored. The buffer is allocated at the first byte and grows by
+// doubling as bytes arrive, never beyond the declared Content-Length, so
+// that a fill holds memory in proportion to what it has received: many
+// concurrent fills of large declared objects (or an upstream that
+// declares more than it sends) cost what they have delivered, not their
+// declared sizes.
+func (fw *fillWriter) buffer(p []byte) {
+	need := int64(len(fw.body) + len(p))
+	if need > int64(cap(fw.body)) {
+		limit := fw.c.zone.MaxObjectSize
+		if n := contentLength(fw.hdr); n >= need {
+			limit = n
+		}
+		size := max(2*int64(cap(fw.body)), need, fillBufferStart)
+		b := make([]byte, len(fw.body), min(size, limit))
+		copy(b, fw.body)
+		fw.body = b
+	}
+	fw.body = append(fw.body, p...)
+}
+
 // outgrown drops the store of a response larger than MaxObjectSize; what
 // was held back goes to the client, and the rest streams.
 func (fw *fillWriter) outgrown() {
 	held := fw.mode == modeHold
 	fw.mode = modePass
+	fw.learnedUnstorable()
 	fw.release()
 	if held && fw.client != nil {
 		fw.sendHead(false)
@@ -353,11 +423,24 @@ func (fw *fillWriter) finish(completed bool) {
 	switch fw.mode {
 	case modeSwallow:
 		if fw.status == http.StatusNotModified {
-			e := c.updated(fw.stale, fw.hdr, fw.requestTime, fw.responseTime)
-			c.set(ctx, fw.key, e)
+			e, sent := c.updated(fw.stale, fw.hdr, fw.requestTime, fw.responseTime)
+			switch {
+			case fw.noStore:
+				// RFC 9111 §5.2.1.5: nothing is stored on behalf
+				// of a no-store request (nor of a HEAD, whose
+				// response updates no GET entry here); the stored
+				// response stays as it was.
+			case c.updateStorable(fw, e):
+				c.set(ctx, fw.key, e)
+			default:
+				// The 304 made the response unstorable (private,
+				// no-store, ...): it is this client's alone, and
+				// the stored one must not be served again.
+				c.delete(ctx, fw.key)
+			}
 			fw.release()
 			if fw.client != nil {
-				c.serveHit(fw.client, fw.req, e, c.judge(e, time.Now(), ptr(noDirectives())), hitRevalidated, fw.forwardStatus())
+				c.serveHit(fw.client, fw.req, sent, c.judge(sent, time.Now(), ptr(noDirectives())), hitRevalidated, fw.forwardStatus())
 			}
 			return
 		}
@@ -488,16 +571,29 @@ func (c *cacher) set(ctx context.Context, key string, e *Entry) {
 	}
 }
 
+// delete removes the entry under key; a store failure is logged.
+func (c *cacher) delete(ctx context.Context, key string) {
+	if err := c.zone.Store.Delete(ctx, key); err != nil {
+		c.log.LogAttrs(ctx, slog.LevelDebug, "cache: store delete failed", slog.String("zone", c.zone.Name), slog.Any("error", err))
+	}
+}
+
 // updated returns the stored response s freshened by a 304 with header
 // h (RFC 9111 §4.3.4, §3.2): its fields replaced by the 304's, except
-// Content-Length, with the 304's request and response times.
-func (c *cacher) updated(s *Entry, h http.Header, requestTime, responseTime time.Time) *Entry {
+// Content-Length, with the 304's request and response times. The 304's
+// Set-Cookie is held to the rule for storing (storable): it is merged
+// only on a route with store_set_cookie, and then not when private lists
+// it, so that a cookie issued to the client that caused the revalidation
+// is not replayed to every later one. sent is what that client is sent:
+// the stored response, with the 304's Set-Cookie when the stored one does
+// not keep it.
+func (c *cacher) updated(s *Entry, h http.Header, requestTime, responseTime time.Time) (stored, sent *Entry) {
 	merged := make(http.Header, len(s.Header)+len(h))
 	for k, vv := range s.Header {
 		merged[k] = vv
 	}
 	for k, vv := range h {
-		if k == "Content-Length" {
+		if k == "Content-Length" || k == "Set-Cookie" && !c.cfg.StoreSetCookie {
 			continue
 		}
 		merged[k] = slices.Clip(slices.Clone(vv))
@@ -507,7 +603,14 @@ func (c *cacher) updated(s *Entry, h http.Header, requestTime, responseTime time
 	e := &Entry{Status: s.Status, Header: merged, Body: s.Body, RequestTime: requestTime, ResponseTime: responseTime}
 	e.Tags = c.tags(merged)
 	c.setFreshness(e, d)
-	return e
+	cookie := h["Set-Cookie"]
+	if len(cookie) == 0 || slices.Equal(e.Header["Set-Cookie"], cookie) {
+		return e, e
+	}
+	own := *e
+	own.Header = maps.Clone(e.Header)
+	own.Header["Set-Cookie"] = slices.Clip(slices.Clone(cookie))
+	return e, &own
 }
 
 // contentLength returns the declared Content-Length of h, or -1.

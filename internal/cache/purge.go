@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -20,7 +21,7 @@ import (
 //   - for a path ending in "*": every entry whose URL starts with the
 //     request's URL up to the "*" (a query is part of the prefix);
 //   - otherwise: the entries of the request's exact URL, every method and
-//     variant.
+//     variant: the keys that are the URL, or begin with it and a NUL.
 //
 // It answers 200 with the number of entries removed in the body.
 func (c *cacher) purge(w http.ResponseWriter, r *http.Request) {
@@ -73,7 +74,23 @@ func (c *cacher) purgeFor(ctx context.Context, r *http.Request) (int, error) {
 	if prefix, ok := strings.CutSuffix(u, "*"); ok {
 		return c.zone.Store.Purge(ctx, Selector{Prefix: prefix})
 	}
-	return c.zone.Store.Purge(ctx, Selector{Prefix: u + "\x00"})
+	n, err := c.zone.Store.Purge(ctx, Selector{Prefix: u + "\x00"})
+	if err != nil {
+		return n, err
+	}
+	// A key without method, header or cookie parts (a route's custom
+	// key list) is the bare URL, which the prefix does not match; the
+	// zone may hold one from any of its routes.
+	if _, err := c.zone.Store.Get(ctx, u); err != nil {
+		if errors.Is(err, ErrMiss) {
+			err = nil
+		}
+		return n, err
+	}
+	if err := c.zone.Store.Delete(ctx, u); err != nil {
+		return n, err
+	}
+	return n + 1, nil
 }
 
 // purgeTags returns the tags a PURGE request names.

@@ -34,11 +34,12 @@ func varyNames(h http.Header) (names []string, star bool) {
 // varyNames returns them), normalised as RFC 9111 §4.1 allows, in one
 // string: responses whose requests give the same varyKey are
 // interchangeable. Field lines are combined as one comma-separated value
-// (RFC 9110 §5.3) with OWS trimmed; for the list fields whose members'
-// order and case carry no meaning (Accept, Accept-Charset,
-// Accept-Language: RFC 9110 §12.5), members are lower-cased, stripped of
-// whitespace inside and sorted. An absent field and an empty one give
-// different keys.
+// (RFC 9110 §5.3) with OWS trimmed. The content-negotiation lists Accept,
+// Accept-Charset and Accept-Language (RFC 9110 §12.5) keep their order,
+// since at equal weights it is the client's preference, which the origin
+// may follow; their members are written canonically (normalizeList): no
+// whitespace, case-insensitive parts lower-cased, weights spelled
+// shortest. An absent field and an empty one give different keys.
 //
 // Accept-Encoding is keyed by the coding it selects. With normalizeAE (the
 // route's compressor's choice, Options.NormalizeAcceptEncoding) it is
@@ -70,8 +71,10 @@ func varyKey(names []string, req http.Header, normalizeAE func(string) string) s
 		switch name {
 		case "Accept-Encoding":
 			v = normalizeCodings(v)
-		case "Accept", "Accept-Charset", "Accept-Language":
-			v = normalizeList(v)
+		case "Accept":
+			v = normalizeList(v, false)
+		case "Accept-Charset", "Accept-Language":
+			v = normalizeList(v, true)
 		}
 		b.WriteString(v)
 		b.WriteByte('\n') // field values hold no LF (RFC 9110 §5.5)
@@ -125,7 +128,7 @@ func normalizeCodings(v string) string {
 		zero, ok := zeroWeight(params)
 		switch {
 		case !ok:
-			name = normalizeList(m)
+			name = normalizeList(m, true)
 		case zero && (name == "identity" || name == "*"):
 			name += ";q=0"
 		case zero:
@@ -190,30 +193,70 @@ func combineLines(lines []string) string {
 	return strings.Join(parts, ", ")
 }
 
-// normalizeList lower-cases the members of a content-negotiation list,
-// removes the whitespace inside them (around ";" and "=") and the empty
-// ones, and sorts them. A member with a quoted-string keeps its case.
-func normalizeList(v string) string {
-	var members []string
+// normalizeList writes a content-negotiation list canonically, keeping
+// the order of its members (at equal weights it says which the client
+// prefers): the empty members are dropped, and in each the whitespace
+// around ";" and "=" is removed, the value before the parameters and the
+// parameter names are lower-cased (RFC 9110 §8.3.1, §12.5), the weight is
+// spelled shortest (RFC 9110 §12.4.2: "q=1.000" and "Q=1" are "q=1",
+// "q=0.50" is "q=0.5"), and, with lowerValues, the other parameters'
+// values are lower-cased too (the fields whose values, charsets and
+// language tags, are case-insensitive: RFC 9110 §12.5.2, RFC 4647 §2). A
+// malformed weight is kept as written, and so is a member with a
+// quoted-string but for its outer whitespace.
+func normalizeList(v string, lowerValues bool) string {
+	var b strings.Builder
 	for v != "" {
 		var m string
 		m, v, _ = strings.Cut(v, ",")
-		var b strings.Builder
-		quoted := strings.IndexByte(m, '"') >= 0
-		for i := 0; i < len(m); i++ {
-			c := m[i]
-			if c == ' ' || c == '\t' {
-				continue
-			}
-			if !quoted && 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			b.WriteByte(c)
+		if m = httpsyntax.TrimOWS(m); m == "" {
+			continue
 		}
 		if b.Len() > 0 {
-			members = append(members, b.String())
+			b.WriteByte(',')
+		}
+		if strings.IndexByte(m, '"') >= 0 {
+			b.WriteString(m)
+			continue
+		}
+		first, params, _ := strings.Cut(m, ";")
+		b.WriteString(strings.ToLower(httpsyntax.TrimOWS(first)))
+		for params != "" {
+			var p string
+			p, params, _ = strings.Cut(params, ";")
+			k, pv, hasValue := strings.Cut(p, "=")
+			k, pv = strings.ToLower(httpsyntax.TrimOWS(k)), httpsyntax.TrimOWS(pv)
+			if k == "" && !hasValue {
+				continue
+			}
+			b.WriteByte(';')
+			b.WriteString(k)
+			if !hasValue {
+				continue
+			}
+			switch {
+			case k == "q":
+				pv = canonicalWeight(pv)
+			case lowerValues:
+				pv = strings.ToLower(pv)
+			}
+			b.WriteByte('=')
+			b.WriteString(pv)
 		}
 	}
-	slices.Sort(members)
-	return strings.Join(members, ",")
+	return b.String()
+}
+
+// canonicalWeight returns the weight q (RFC 9110 §12.4.2) without
+// trailing zeros after its point, or q itself when it is malformed.
+func canonicalWeight(q string) string {
+	if len(q) < 2 || q[0] != '0' && q[0] != '1' || q[1] != '.' || len(q) > 5 {
+		return q
+	}
+	for i := 2; i < len(q); i++ {
+		if c := q[i]; c < '0' || c > '9' || q[0] == '1' && c != '0' {
+			return q
+		}
+	}
+	return strings.TrimSuffix(strings.TrimRight(q, "0"), ".")
 }

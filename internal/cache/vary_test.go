@@ -33,7 +33,7 @@ func TestVaryNames(t *testing.T) {
 }
 
 func TestVaryKey(t *testing.T) {
-	names := []string{"Accept-Encoding", "Accept-Language", "X-Mode"}
+	names := []string{"Accept", "Accept-Encoding", "Accept-Language", "X-Mode"}
 	key := func(h http.Header) string { return varyKey(names, h, nil) }
 	for _, tc := range []struct {
 		name string
@@ -43,7 +43,13 @@ func TestVaryKey(t *testing.T) {
 		{"§4.1 whitespace does not matter", http.Header{"Accept-Encoding": {"gzip,br"}}, http.Header{"Accept-Encoding": {" gzip , br "}}, true},
 		{"§4.1 list order of Accept-Encoding does not matter", http.Header{"Accept-Encoding": {"gzip, br"}}, http.Header{"Accept-Encoding": {"br, gzip"}}, true},
 		{"§4.1 case of content-codings does not matter", http.Header{"Accept-Encoding": {"GZIP"}}, http.Header{"Accept-Encoding": {"gzip"}}, true},
-		{"§4.1 field lines combine as one list", http.Header{"Accept-Language": {"en", "fr;q=0.5"}}, http.Header{"Accept-Language": {"fr; q=0.5, en"}}, true},
+		{"§4.1 field lines combine as one list", http.Header{"Accept-Language": {"en", "fr;q=0.5"}}, http.Header{"Accept-Language": {"en, fr; q=0.5"}}, true},
+		// Regression: Accept-Language members were sorted, so that at
+		// equal weights one user's language was served to another.
+		{"§4.1 order of Accept-Language matters", http.Header{"Accept-Language": {"en, fr"}}, http.Header{"Accept-Language": {"fr, en"}}, false},
+		{"§4.1 order of Accept matters", http.Header{"Accept": {"text/html, application/json"}}, http.Header{"Accept": {"application/json, text/html"}}, false},
+		{"§4.1 case of language tags does not matter", http.Header{"Accept-Language": {"en-US, fr;Q=0.5"}}, http.Header{"Accept-Language": {"EN-us,FR ; q=0.5"}}, true},
+		{"§4.1 spelling of weights does not matter", http.Header{"Accept-Language": {"en;q=1.000, fr;q=0.50"}}, http.Header{"Accept-Language": {"en;q=1, fr;q=0.5"}}, true},
 		{"§4.1 different values differ", http.Header{"Accept-Encoding": {"gzip"}}, http.Header{"Accept-Encoding": {"br"}}, false},
 		{"§4.1 absent differs from empty", http.Header{}, http.Header{"X-Mode": {""}}, false},
 		{"§4.1 value of another field cannot fake a name", http.Header{"X-Mode": {"a\nAccept-Language:x"}}, http.Header{"X-Mode": {"a"}, "Accept-Language": {"x"}}, false},
@@ -69,6 +75,27 @@ func TestVaryKey(t *testing.T) {
 			t.Errorf("varyKey with normalize = %q and %q, want equal", a, b)
 		}
 	})
+}
+
+func TestNormalizeList(t *testing.T) {
+	for _, tc := range []struct {
+		in          string
+		lowerValues bool
+		want        string
+	}{
+		{"fr-CH, fr;q=0.9, en;q=0.8, *;q=0.5", true, "fr-ch,fr;q=0.9,en;q=0.8,*;q=0.5"},
+		{"EN , De", true, "en,de"},
+		{"en;Q=1.0, de;q=0.000, fr;q=0.", true, "en;q=1,de;q=0,fr;q=0"},
+		{"en;q=1.5, de;q=0.0001", true, "en;q=1.5,de;q=0.0001"},
+		{"Text/HTML;Level=1;Charset=UTF-8, */*;q=0.10", true, "text/html;level=1;charset=utf-8,*/*;q=0.1"},
+		{"Text/HTML;Profile=Abc", false, "text/html;profile=Abc"},
+		{`text/html;x="A b"`, false, `text/html;x="A b"`},
+		{", ,en,", true, "en"},
+	} {
+		if got := normalizeList(tc.in, tc.lowerValues); got != tc.want {
+			t.Errorf("normalizeList(%q, %v) = %q, want %q", tc.in, tc.lowerValues, got, tc.want)
+		}
+	}
 }
 
 func TestNormalizeCodings(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -516,5 +517,297 @@ func TestRFC9213_TargetedFieldWinsAndIsRemoved(t *testing.T) {
 	}
 	if got := first.header.Get("Cache-Control"); got != "no-store" {
 		t.Errorf("Cache-Control = %q, want the origin's no-store passed on", got)
+	}
+}
+
+// TestRFC9111_4_3_4_NotModifiedSetCookieNotStored guards against a 304
+// adding Set-Cookie to a stored response for everyone: the 304 to the
+// cache's own revalidation (or to a background refresh) was merged into
+// the entry without the Set-Cookie rule of storing, so a session cookie
+// issued on revalidation was replayed to every later client.
+func TestRFC9111_4_3_4_NotModifiedSetCookieNotStored(t *testing.T) {
+	for _, tc := range []struct{ name, cc string }{
+		{"revalidation", "max-age=1"},
+		{"background refresh", "max-age=1, stale-while-revalidate=60"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) {
+				w.Header().Set("ETag", `"v1"`)
+				w.Header().Set("X-Version", fmt.Sprint(n))
+				if r.Header.Get("If-None-Match") == `"v1"` {
+					w.Header().Set("Cache-Control", "max-age=300")
+					w.Header().Set("Set-Cookie", fmt.Sprintf("session=%d", n))
+					w.WriteHeader(http.StatusNotModified)
+					return
+				}
+				w.Header().Set("Cache-Control", tc.cc)
+				io.WriteString(w, "content")
+			})
+			do(t, h, "GET", "/sc")
+			var r reply
+			eventually(t, "the revalidated response", func() bool {
+				r = do(t, h, "GET", "/sc")
+				return r.header.Get("X-Version") == "2"
+			})
+			if tc.name == "revalidation" && r.header.Get("Set-Cookie") != "session=2" {
+				t.Errorf("the client whose request was revalidated got Set-Cookie %q, want its own session=2", r.header.Get("Set-Cookie"))
+			}
+			before := o.count()
+			r = do(t, h, "GET", "/sc")
+			if o.count() != before || r.body != "content" {
+				t.Fatalf("after the 304, GET = %q with %d origin requests, want the stored response from the cache", r.body, o.count()-before)
+			}
+			if got := r.header.Get("Set-Cookie"); got != "" {
+				t.Errorf("a later client was sent Set-Cookie %q from the 304 to another request, want none", got)
+			}
+		})
+	}
+}
+
+// TestRFC9111_4_3_4_NotModifiedMakingResponseUnstorable guards against a
+// 304 carrying private or no-store updating the stored response, which
+// then kept being served to everyone: the updated response's storability
+// is checked again, and the entry deleted when it fails.
+func TestRFC9111_4_3_4_NotModifiedMakingResponseUnstorable(t *testing.T) {
+	for _, cc := range []string{"private, max-age=300", "no-store, max-age=300"} {
+		t.Run(cc, func(t *testing.T) {
+			h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) {
+				w.Header().Set("ETag", `"v1"`)
+				w.Header().Set("X-Version", fmt.Sprint(n))
+				if r.Header.Get("If-None-Match") == `"v1"` {
+					w.Header().Set("Cache-Control", cc)
+					w.WriteHeader(http.StatusNotModified)
+					return
+				}
+				w.Header().Set("Cache-Control", "max-age=1")
+				io.WriteString(w, "content")
+			})
+			do(t, h, "GET", "/u")
+			var r reply
+			eventually(t, "the revalidation", func() bool {
+				r = do(t, h, "GET", "/u")
+				return o.count() > 1
+			})
+			if r.body != "content" || r.header.Get("X-Version") != "2" || r.header.Get("Cache-Control") != cc {
+				t.Errorf("the revalidated request got %q X-Version %q Cache-Control %q, want the stored body with the 304's fields",
+					r.body, r.header.Get("X-Version"), r.header.Get("Cache-Control"))
+			}
+			before := o.count()
+			r = do(t, h, "GET", "/u")
+			if o.count() == before {
+				t.Errorf("after a 304 with %s, the next GET was served from the cache (X-Version %q), want it forwarded", cc, r.header.Get("X-Version"))
+			}
+		})
+	}
+}
+
+// TestRFC9111_4_1_AcceptLanguageOrderSelectsVariant guards against the
+// members of Accept-Language being sorted in the variant key: at equal
+// weights their order is the user's preference, so "fr, en" was served
+// the response the origin chose for "en, fr".
+func TestRFC9111_4_1_AcceptLanguageOrderSelectsVariant(t *testing.T) {
+	h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=300")
+		w.Header().Set("Vary", "Accept-Language")
+		first, _, _ := strings.Cut(r.Header.Get("Accept-Language"), ",")
+		fmt.Fprintf(w, "lang=%s", strings.ToLower(strings.TrimSpace(first)))
+	})
+	for _, tc := range []struct{ lang, want string }{
+		{"en, fr", "lang=en"}, {"fr, en", "lang=fr"}, {"EN , FR", "lang=en"}, {"fr,en", "lang=fr"},
+	} {
+		if r := do(t, h, "GET", "/lang", "Accept-Language", tc.lang); r.body != tc.want {
+			t.Errorf("GET with Accept-Language %q = %q, want %q", tc.lang, r.body, tc.want)
+		}
+	}
+	if o.count() != 2 {
+		t.Errorf("origin saw %d requests for two orders asked twice (once respelled), want 2", o.count())
+	}
+}
+
+// TestPurgeExactURLWithBareKey guards against a purge of an exact URL
+// missing the entries of a route whose key list has no method, header or
+// cookie part: their key is the bare URL, with no NUL after it, and the
+// purge matched only keys beginning with the URL and a NUL.
+func TestPurgeExactURLWithBareKey(t *testing.T) {
+	h, o := startCache(t, `key: [scheme, host, path, query], purge: {allow: [127.0.0.0/8]}`, func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=300")
+		if r.URL.Path == "/v" {
+			w.Header().Set("Vary", "Accept-Language")
+		}
+		fmt.Fprintf(w, "%d", n)
+	})
+	do(t, h, "GET", "/q")
+	do(t, h, "GET", "/q2")
+	do(t, h, "GET", "/v", "Accept-Language", "en")
+	for _, tc := range []struct{ path, want string }{{"/q", "purged 1\n"}, {"/v", "purged 2\n"}} {
+		if r := do(t, h, "PURGE", tc.path); r.status != 200 || r.body != tc.want {
+			t.Errorf("PURGE %s = %d %q, want 200 %q", tc.path, r.status, r.body, tc.want)
+		}
+	}
+	before := o.count()
+	do(t, h, "GET", "/q")
+	do(t, h, "GET", "/v", "Accept-Language", "en")
+	if got := o.count() - before; got != 2 {
+		t.Errorf("after PURGE, %d of /q and /v went to the origin, want 2", got)
+	}
+	before = o.count()
+	do(t, h, "GET", "/q2")
+	if o.count() != before {
+		t.Error("PURGE /q removed /q2, want only the exact URL purged")
+	}
+}
+
+// TestFillMemoryFollowsBytesReceived guards against fills pre-allocating
+// their buffer: each fill allocated the declared Content-Length (up to
+// max_object_size) at the response head, so N concurrent misses for
+// distinct keys held N times that before a byte of their bodies arrived.
+func TestFillMemoryFollowsBytesReceived(t *testing.T) {
+	const (
+		fills    = 40
+		declared = 1 << 20 // the harness's max_object_size
+		sent     = 64 << 10
+	)
+	release := make(chan struct{})
+	h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=300")
+		w.Header().Set("Content-Length", fmt.Sprint(declared))
+		w.Write(make([]byte, sent))
+		w.(http.Flusher).Flush()
+		<-release
+	})
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapAlloc
+	var wg sync.WaitGroup
+	started := make(chan error, fills)
+	for i := range fills {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Get(h.url(fmt.Sprintf("/big/%d", i)))
+			if err != nil {
+				started <- err
+				return
+			}
+			defer resp.Body.Close()
+			_, err = io.ReadFull(resp.Body, make([]byte, sent))
+			started <- err
+			io.Copy(io.Discard, resp.Body)
+		}()
+	}
+	for range fills {
+		if err := <-started; err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	grown := int64(ms.HeapAlloc) - int64(base)
+	close(release)
+	wg.Wait()
+	if o.count() != fills {
+		t.Fatalf("origin saw %d requests, want %d", o.count(), fills)
+	}
+	t.Logf("%d fills of %d KiB received grew the heap by %d KiB", fills, sent>>10, grown>>10)
+	if limit := int64(fills * declared / 4); grown > limit {
+		t.Errorf("%d fills that had received %d KiB each of a declared %d KiB grew the heap by %d KiB, want under %d KiB",
+			fills, sent>>10, declared>>10, grown>>10, limit>>10)
+	}
+}
+
+// TestRFC9111_5_2_1_5_NoStoreRequestDoesNotUpdate guards against a
+// no-store request (or a HEAD) that revalidated a stale response writing
+// the 304's update to the store on its behalf: the stored response must
+// stay as it was, stale, for the next request to revalidate.
+func TestRFC9111_5_2_1_5_NoStoreRequestDoesNotUpdate(t *testing.T) {
+	for _, tc := range []struct {
+		name, method string
+		hdr          []string
+	}{
+		{"no-store", "GET", []string{"Cache-Control", "no-store"}},
+		{"HEAD", "HEAD", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) {
+				w.Header().Set("ETag", `"v1"`)
+				w.Header().Set("X-Version", fmt.Sprint(n))
+				if r.Header.Get("If-None-Match") == `"v1"` {
+					w.Header().Set("Cache-Control", "max-age=300")
+					w.WriteHeader(http.StatusNotModified)
+					return
+				}
+				w.Header().Set("Cache-Control", "max-age=1")
+				io.WriteString(w, "content")
+			})
+			do(t, h, "GET", "/ns")
+			var r reply
+			eventually(t, "the revalidation", func() bool {
+				r = do(t, h, tc.method, "/ns", tc.hdr...)
+				return o.count() > 1
+			})
+			if r.status != 200 || r.header.Get("X-Version") != "2" {
+				t.Errorf("the %s request that revalidated got %d X-Version %q, want 200 with the 304's fields", tc.name, r.status, r.header.Get("X-Version"))
+			}
+			before := o.count()
+			r = do(t, h, "GET", "/ns")
+			if o.count() == before {
+				t.Fatalf("a GET after the %s revalidation was served from the cache (X-Version %q), want the stored response still stale and revalidated", tc.name, r.header.Get("X-Version"))
+			}
+			if got := o.last().Get("If-None-Match"); got != `"v1"` {
+				t.Errorf("the GET after the %s revalidation went forward with If-None-Match %q, want the stored ETag (the entry neither updated nor deleted)", tc.name, got)
+			}
+		})
+	}
+}
+
+// TestRFC9110_14_RangeMissOfUnstorablePassesRange guards against a Range
+// miss always asking the upstream for the whole object and, when that
+// turned out unstorable or too large, sending all of it: a 1-byte range of
+// a huge file pulled and sent the whole file on every request. Once a
+// fill has found the key's response unstorable, later range misses ask
+// for the range.
+func TestRFC9110_14_RangeMissOfUnstorablePassesRange(t *testing.T) {
+	big := strings.Repeat("x", 2<<20) // over the harness's max_object_size
+	for _, tc := range []struct {
+		name  string
+		serve func(w http.ResponseWriter, r *http.Request)
+	}{
+		{"too large", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "max-age=300")
+			http.ServeContent(w, r, "", time.Time{}, strings.NewReader(big))
+		}},
+		{"too large, length unknown", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "max-age=300")
+			if r.Header.Get("Range") != "" {
+				http.ServeContent(w, r, "", time.Time{}, strings.NewReader(big))
+				return
+			}
+			for i := 0; i < len(big); i += 64 << 10 {
+				io.WriteString(w, big[i:i+64<<10])
+				w.(http.Flusher).Flush()
+			}
+		}},
+		{"no-store", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "no-store")
+			http.ServeContent(w, r, "", time.Time{}, strings.NewReader("0123456789"))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) { tc.serve(w, r) })
+			if r := do(t, h, "GET", "/f", "Range", "bytes=0-0"); r.status != 200 || o.last().Get("Range") != "" {
+				t.Errorf("first range miss = %d, upstream Range %q; want the whole object asked for and sent (200)", r.status, o.last().Get("Range"))
+			}
+			r := do(t, h, "GET", "/f", "Range", "bytes=0-0")
+			if got := o.last().Get("Range"); got != "bytes=0-0" {
+				t.Errorf("range miss after an unstorable fill sent upstream Range %q, want the client's bytes=0-0", got)
+			}
+			if r.status != http.StatusPartialContent || len(r.body) != 1 {
+				t.Errorf("range miss after an unstorable fill = %d with %d bytes, want 206 with 1", r.status, len(r.body))
+			}
+			if o.count() != 2 {
+				t.Errorf("origin saw %d requests, want 2", o.count())
+			}
+		})
 	}
 }
