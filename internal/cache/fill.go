@@ -229,9 +229,8 @@ func (fw *fillWriter) mayStore() bool {
 	if n := contentLength(fw.hdr); n > c.zone.MaxObjectSize {
 		return false
 	}
-	if _, ok := fw.hdr["Set-Cookie"]; ok && !c.cfg.StoreSetCookie {
-		return false
-	}
+	// Set-Cookie is storable's to judge: refused unless the route stores
+	// it or private="Set-Cookie" strips it from the stored copy.
 	var ok bool
 	fw.dirs, ok = c.storableHead(fw.req, fw.reqDirs, fw.status, fw.hdr, fw.responseTime)
 	return ok

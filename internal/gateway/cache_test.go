@@ -811,3 +811,31 @@ func TestRFC9110_14_RangeMissOfUnstorablePassesRange(t *testing.T) {
 		})
 	}
 }
+
+// TestRFC9111_5_2_2_7_PrivateSetCookieStripped guards a contradiction
+// between the code and docs/cache.md: a response whose Set-Cookie is
+// named by private="Set-Cookie" was refused outright when the route does
+// not store cookies. RFC 9111 §5.2.2.7 lets a shared cache store the
+// response without the named field: it is stored, and a hit carries no
+// Set-Cookie.
+func TestRFC9111_5_2_2_7_PrivateSetCookieStripped(t *testing.T) {
+	h, o := startCache(t, "", func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", `max-age=60, private="Set-Cookie"`)
+		w.Header().Set("Set-Cookie", "session=for-the-first-client")
+		io.WriteString(w, "shared body")
+	})
+	first := do(t, h, "GET", "/c")
+	if first.header.Get("Set-Cookie") == "" {
+		t.Errorf("the first client's response lost its own Set-Cookie")
+	}
+	second := do(t, h, "GET", "/c")
+	if o.count() != 1 {
+		t.Errorf("origin saw %d requests, want 1 (stored without the private field)", o.count())
+	}
+	if c := second.header.Get("Set-Cookie"); c != "" {
+		t.Errorf("hit carries Set-Cookie %q, want none", c)
+	}
+	if second.body != "shared body" {
+		t.Errorf("hit body = %q", second.body)
+	}
+}
