@@ -102,17 +102,17 @@ func TestDecodeProblems(t *testing.T) {
 		{
 			"unknown middleware kind",
 			base + "routes: [{name: a, upstream: api, middlewares: [{kind: compres}]}]\n",
-			[]string{`t.yaml:3:56: routes[0].middlewares[0].kind: unknown middleware kind "compres" (hint: did you mean compress? known kinds: auth, cache, compress, ratelimit)`},
+			[]string{`t.yaml:3:56: routes[0].middlewares[0].kind: unknown middleware kind "compres" (hint: did you mean compress? known kinds: auth, cache, compress, ipfilter, ratelimit)`},
 		},
 		{
 			"missing middleware kind",
 			base + "routes: [{name: a, upstream: api, middlewares: [{levels: {gzip: 1}}]}]\n",
-			[]string{"t.yaml:3:49: routes[0].middlewares[0].kind: missing (hint: say which middleware this is with kind: one of auth, cache, compress, ratelimit)"},
+			[]string{"t.yaml:3:49: routes[0].middlewares[0].kind: missing (hint: say which middleware this is with kind: one of auth, cache, compress, ipfilter, ratelimit)"},
 		},
 		{
 			"null middleware kind",
 			base + "routes: [{name: a, upstream: api, middlewares: [{kind: ~}]}]\n",
-			[]string{"t.yaml:3:49: routes[0].middlewares[0].kind: missing (hint: say which middleware this is with kind: one of auth, cache, compress, ratelimit)"},
+			[]string{"t.yaml:3:49: routes[0].middlewares[0].kind: missing (hint: say which middleware this is with kind: one of auth, cache, compress, ipfilter, ratelimit)"},
 		},
 		{
 			"list for a middleware kind",

@@ -42,6 +42,7 @@ type Middleware struct {
 	Auth      *Auth      `yaml:"-" kind:"auth"`
 	Cache     *Cache     `yaml:"-" kind:"cache"`
 	Compress  *Compress  `yaml:"-" kind:"compress"`
+	IPFilter  *IPFilter  `yaml:"-" kind:"ipfilter"`
 	RateLimit *RateLimit `yaml:"-" kind:"ratelimit"`
 }
 

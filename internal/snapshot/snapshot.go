@@ -16,6 +16,7 @@ import (
 	"palisade/internal/cache"
 	"palisade/internal/compress"
 	"palisade/internal/config"
+	"palisade/internal/ipfilter"
 	"palisade/internal/lb"
 	"palisade/internal/middleware"
 	"palisade/internal/obs"
@@ -359,13 +360,15 @@ func buildRoute(rc config.Route, t *proxy.Target, deps Deps) (http.Handler, erro
 
 // chainOrder is the fixed order of the request path, outermost first
 // (DESIGN.md): obs, ipfilter, ratelimit, auth, waf, rewrite, cache, compress.
-var chainOrder = [...]string{"ratelimit", "auth", "cache", "compress"}
+var chainOrder = [...]string{"ipfilter", "ratelimit", "auth", "cache", "compress"}
 
 // newMiddleware is the one switch over middleware kinds; mc is one of
 // rc's middlewares.
 func newMiddleware(rc config.Route, mc config.Middleware, deps Deps) (middleware.Middleware, error) {
 	route := rc.Name
 	switch {
+	case mc.IPFilter != nil:
+		return ipfilter.New(*mc.IPFilter, deps.Log)
 	case mc.RateLimit != nil:
 		if deps.RateLimitZone == nil {
 			return nil, fmt.Errorf("no rate-limit zones in this build")
