@@ -48,3 +48,25 @@ routes: [{name: a, upstream: api, middlewares: [`+tc.mw+`]}]
 		})
 	}
 }
+
+func TestListenerIPFilter(t *testing.T) {
+	cfg, err := Parse("t.yaml", []byte(`
+listeners: [{name: web, address: 127.0.0.1:8080, ip_filter: {allow: [127.0.0.0/8]}}]
+upstreams: [{name: api, backends: [{address: 127.0.0.1:9001}]}]
+routes: [{name: a, upstream: api}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := cfg.Listeners[0].IPFilter; f == nil || len(f.Allow) != 1 || f.Allow[0] != netip.MustParsePrefix("127.0.0.0/8") {
+		t.Errorf("listener IPFilter = %+v, want allow [127.0.0.0/8]", f)
+	}
+	_, err = Parse("t.yaml", []byte(`
+listeners: [{name: web, address: 127.0.0.1:8080, ip_filter: {}}]
+upstreams: [{name: api, backends: [{address: 127.0.0.1:9001}]}]
+routes: [{name: a, upstream: api}]
+`))
+	if want := "listeners[0].ip_filter.allow: neither allow nor deny is set"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Parse with an empty ip_filter = %v, want an error containing %q", err, want)
+	}
+}

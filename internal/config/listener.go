@@ -11,9 +11,15 @@ type Listener struct {
 	// TrustedProxies are the peers whose X-Forwarded-* and Forwarded
 	// headers are believed and extended; from anyone else they are
 	// replaced.
-	TrustedProxies []netip.Prefix   `yaml:"trusted_proxies"`
-	Timeouts       ListenerTimeouts `yaml:"timeouts"`
-	Limits         ListenerLimits   `yaml:"limits"`
+	TrustedProxies []netip.Prefix `yaml:"trusted_proxies"`
+	// IPFilter, when set, allows and denies connections by TCP peer
+	// address at accept, before TLS and HTTP: a denied peer is closed at
+	// once. The peer is the address that connected (a proxy in front, if
+	// any), never one named by X-Forwarded-For; a route's kind: ipfilter
+	// reads the client address resolved through TrustedProxies.
+	IPFilter *IPFilter        `yaml:"ip_filter"`
+	Timeouts ListenerTimeouts `yaml:"timeouts"`
+	Limits   ListenerLimits   `yaml:"limits"`
 	// TLS, when set, terminates TLS on the listener; nil serves plain
 	// HTTP.
 	TLS *ListenerTLS `yaml:"tls"`

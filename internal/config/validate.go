@@ -176,6 +176,11 @@ func (v *validator) listeners() []string {
 			v.report(p+".limits.max_body_bytes", "must not be negative", "write 0 for no limit")
 		}
 		v.listenerTLS(p+".tls", l.TLS)
+		if l.IPFilter != nil {
+			for _, pr := range l.IPFilter.check() {
+				v.report(join(p+".ip_filter", pr.Field), pr.Message, pr.Hint)
+			}
+		}
 	}
 	return valid
 }

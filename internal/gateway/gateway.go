@@ -104,6 +104,9 @@ type openListener struct {
 	srv  *server.Server
 	rt   atomic.Pointer[snapshot.Listener]
 	done chan struct{} // closed when Serve returns
+	// denied counts the connections closed at accept by the listener's
+	// ip_filter.
+	denied atomic.Uint64
 }
 
 // New returns a gateway with nothing applied yet.
@@ -304,7 +307,8 @@ func (g *Gateway) Apply(cfg *config.Config) error {
 		g.listeners[addr] = ol
 		go func() {
 			defer close(ol.done)
-			if err := ol.srv.Serve(ol.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fl := &filteredListener{Listener: ol.ln, rt: &ol.rt, denied: &ol.denied, log: g.log}
+			if err := ol.srv.Serve(fl); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				g.log.Error("listener stopped", "address", ol.addr, "error", err)
 			}
 		}()

@@ -89,3 +89,84 @@ func TestIPFilter(t *testing.T) {
 		})
 	}
 }
+
+// listenerFilterConfig is two listeners with the same ip_filter, one on
+// 127.0.0.1 and one on ::1.
+func listenerFilterConfig(backend, filter string) string {
+	return fmt.Sprintf(`
+access_log: {output: "off"}
+listeners:
+  - {name: v4, address: "127.0.0.1:0", trusted_proxies: [127.0.0.1/32]%[2]s}
+  - {name: v6, address: "[::1]:0"%[2]s}
+routes:
+  - {name: app, match: {path_prefix: /}, upstream: app}
+upstreams:
+  - {name: app, backends: [{address: %[1]q}]}
+`, backend, filter)
+}
+
+// TestListenerIPFilter: a listener's ip_filter closes a denied peer's
+// connection at accept, whatever X-Forwarded-For it would have sent, counts
+// it, and follows a reload.
+func TestListenerIPFilter(t *testing.T) {
+	backend := testenv.Backend(t, nameHandler("app")).Listener.Addr().String()
+	h := start(t, listenerFilterConfig(backend, `, ip_filter: {deny: ["::1"]}`))
+	v4 := h.addr
+	v6 := h.g.Addr(h.g.Snapshot().Config.Listeners[1].Address).String()
+	try := func(addr, xff string) (int, error) {
+		req := newRequest(t, "GET", "http://"+addr+"/", nil)
+		if xff != "" {
+			req.Header.Set("X-Forwarded-For", xff)
+		}
+		// A fresh connection each time: the filter runs at accept.
+		c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	// denied sums the counters of both listeners.
+	denied := func() uint64 {
+		h.g.mu.Lock()
+		defer h.g.mu.Unlock()
+		var n uint64
+		for _, ol := range h.g.listeners {
+			n += ol.denied.Load()
+		}
+		return n
+	}
+	if status, err := try(v4, "::1"); err != nil || status != 200 {
+		// The listener sees the TCP peer, not X-Forwarded-For.
+		t.Errorf("127.0.0.1 with X-Forwarded-For ::1 = %d, %v; want 200", status, err)
+	}
+	if status, err := try(v6, "127.0.0.1"); err == nil {
+		t.Errorf("::1 with X-Forwarded-For 127.0.0.1 = %d, want the connection closed", status)
+	}
+	if n := denied(); n != 1 {
+		t.Errorf("denied connections = %d, want 1", n)
+	}
+
+	// An allow list: only ::1 may connect.
+	if err := h.reload(t, listenerFilterConfig(backend, `, ip_filter: {allow: ["::1"]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if status, err := try(v6, ""); err != nil || status != 200 {
+		t.Errorf("::1 after reload = %d, %v; want 200", status, err)
+	}
+	if status, err := try(v4, ""); err == nil {
+		t.Errorf("127.0.0.1 after reload = %d, want the connection closed", status)
+	}
+
+	// No filter: everyone.
+	if err := h.reload(t, listenerFilterConfig(backend, "")); err != nil {
+		t.Fatal(err)
+	}
+	if status, err := try(v4, ""); err != nil || status != 200 {
+		t.Errorf("127.0.0.1 without a filter = %d, %v; want 200", status, err)
+	}
+	if n := denied(); n != 2 {
+		t.Errorf("denied connections = %d, want 2", n)
+	}
+}

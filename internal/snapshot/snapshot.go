@@ -91,10 +91,13 @@ func (s *Snapshot) Commit() (draining map[string][]*upstream.Backend) {
 
 // Listener is what a request accepted on one listener needs.
 type Listener struct {
-	Name     string
-	Address  string
-	Table    *route.Table
-	Trusted  []netip.Prefix
+	Name    string
+	Address string
+	Table   *route.Table
+	Trusted []netip.Prefix
+	// Filter decides at accept which TCP peers may connect; nil lets
+	// every peer in.
+	Filter   *ipfilter.Matcher
 	Options  server.Options
 	Snapshot *Snapshot
 	// TLS is the configuration of this config's handshakes, its
@@ -228,6 +231,7 @@ func Build(cfg *config.Config, deps Deps) (*Snapshot, error) {
 			Address:  l.Address,
 			Table:    table,
 			Trusted:  unmapPrefixes(l.TrustedProxies),
+			Filter:   listenerFilter(l),
 			Options:  server.OptionsFrom(l),
 			TLS:      tlsConfig,
 			Snapshot: s,
@@ -243,6 +247,14 @@ func Build(cfg *config.Config, deps Deps) (*Snapshot, error) {
 // unmapPrefixes writes IPv4-mapped IPv6 prefixes (::ffff:10.0.0.0/104) as
 // the IPv4 prefixes they mean, because client addresses are compared
 // unmapped.
+// listenerFilter compiles l's ip_filter, or returns nil when it has none.
+func listenerFilter(l config.Listener) *ipfilter.Matcher {
+	if l.IPFilter == nil {
+		return nil
+	}
+	return ipfilter.Compile(*l.IPFilter)
+}
+
 func unmapPrefixes(ps []netip.Prefix) []netip.Prefix {
 	out := make([]netip.Prefix, 0, len(ps))
 	for _, p := range ps {
