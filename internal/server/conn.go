@@ -550,6 +550,10 @@ func (c *conn) serveRequest(o *Options) bool {
 		c.writeReject(rj)
 		return false
 	}
+	if f.dropped > 0 {
+		c.srv.log.Debug("dropped request fields with an underscore in their name",
+			"remote", c.remote, "field", f.droppedName, "count", f.dropped)
+	}
 	r := &blk.req
 	r.RemoteAddr = c.remote
 	c.closeAfter.Store(!f.keepAlive)

@@ -35,6 +35,10 @@ type framing struct {
 	expectContinue bool
 	keepAlive      bool // the client allows another request on this connection
 	http10         bool
+	// dropped counts the fields dropped for an underscore in their name;
+	// droppedName is the first, for the debug log.
+	dropped     int
+	droppedName string
 }
 
 // parseRequest parses the request head h into blk, whose req is a copy of
@@ -89,6 +93,16 @@ func parseRequest(h string, lines int, o *Options, blk *requestBlock) (framing, 
 		name, value, why := httpsyntax.SplitField(line)
 		if why != "" {
 			return f, badRequest(why)
+		}
+		if strings.IndexByte(name, '_') >= 0 && o.Underscores != UnderscoresKeep {
+			if o.Underscores == UnderscoresReject {
+				return f, badRequest("underscore in field name")
+			}
+			if f.dropped == 0 {
+				f.droppedName = name
+			}
+			f.dropped++
+			continue
 		}
 		key := canonicalKey(name)
 		switch key {
