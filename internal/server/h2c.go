@@ -155,7 +155,7 @@ func (h h2Limits) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The path rules of our HTTP/1.1 parser, which net/http does not apply
 	// to :path: no dot segments, raw or decoded.
 	if dotSegment(r.URL.EscapedPath()) || dotSegment(r.URL.Path) || strings.IndexByte(r.URL.Path, 0) >= 0 {
-		writeBare(w, http.StatusBadRequest)
+		h.s.refuseH2(w, r, http.StatusBadRequest, "dot segment or NUL in path")
 		return
 	}
 	n, dropped := 0, ""
@@ -165,7 +165,7 @@ func (h h2Limits) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		if o.Underscores == UnderscoresReject {
-			writeBare(w, http.StatusBadRequest)
+			h.s.refuseH2(w, r, http.StatusBadRequest, "underscore in field name")
 			return
 		}
 		// Deleting the entry being visited is allowed during range.
@@ -173,7 +173,7 @@ func (h h2Limits) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		dropped = k
 	}
 	if o.MaxHeaderCount > 0 && n > o.MaxHeaderCount {
-		writeBare(w, http.StatusRequestHeaderFieldsTooLarge)
+		h.s.refuseH2(w, r, http.StatusRequestHeaderFieldsTooLarge, "too many field lines")
 		return
 	}
 	if dropped != "" {
@@ -182,7 +182,7 @@ func (h h2Limits) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if o.MaxBodyBytes > 0 && r.Body != nil && r.Body != http.NoBody {
 		if r.ContentLength > o.MaxBodyBytes {
-			writeBare(w, http.StatusRequestEntityTooLarge)
+			h.s.refuseH2(w, r, http.StatusRequestEntityTooLarge, "body over the limit")
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, o.MaxBodyBytes)
