@@ -27,7 +27,7 @@ func underscoreKeys(h http.Header) string {
 func TestUnderscoreFields(t *testing.T) {
 	const raw = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer_Encoding: chunked\r\n" +
 		"Content_Length: 0\r\nX_Forwarded_For: 1.2.3.4\r\n\r\nhello"
-	const chunked = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" +
+	const chunked = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTrailer: X_Trailer, X-Ok\r\n\r\n" +
 		"5\r\nhello\r\n0\r\nX_Trailer: 1\r\nX-Ok: 2\r\n\r\n"
 	for _, tc := range []struct {
 		name          string
