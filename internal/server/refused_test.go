@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Regression (issue 11, item 8): a request refused before the handler left
@@ -83,6 +84,33 @@ func TestOnRefused(t *testing.T) {
 		}
 		if rr := last(); rr.Status != 400 || rr.Reason != "dot segment or NUL in path" {
 			t.Errorf("hook got %d %q, want 400 for the dot segment", rr.Status, rr.Reason)
+		}
+	})
+
+	t.Run("head timeout", func(t *testing.T) {
+		o := defaultTestOptions()
+		o.ReadHeaderTimeout = 100 * time.Millisecond
+		var (
+			got   RefusedRequest
+			urlOK bool
+		)
+		done := make(chan struct{})
+		slow := startServerWith(t, o, okHandler, func(s *Server) {
+			s.SetOnRefused(func(rr *RefusedRequest) {
+				got, urlOK = *rr, rr.Request.URL != nil
+				rr.RequestID = "rid-slow"
+				close(done)
+			})
+		})
+		cl := slow.client(t)
+		cl.send("GET / HTTP/1.1\r\nHost: a\r\n")
+		resp, _ := cl.response("GET")
+		<-done
+		if resp.StatusCode != 408 || resp.Header.Get("X-Request-Id") != "rid-slow" {
+			t.Errorf("status %d, X-Request-Id %q, want 408 and rid-slow", resp.StatusCode, resp.Header.Get("X-Request-Id"))
+		}
+		if got.Status != 408 || got.Reason != "request head timeout" || !urlOK {
+			t.Errorf("hook got %d %q (URL set: %v), want 408 request head timeout with a URL", got.Status, got.Reason, urlOK)
 		}
 	})
 

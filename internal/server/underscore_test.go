@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"palisade/internal/testenv"
 )
 
 // underscoreKeys returns the sorted header keys of h that hold an
@@ -87,7 +89,9 @@ func TestUnderscoreFields(t *testing.T) {
 	}
 }
 
-func TestUnderscoreFieldsH2C(t *testing.T) {
+// TestUnderscoreFieldsH2 covers h2c and h2 over TLS: both go through
+// h2Limits in front of the handler.
+func TestUnderscoreFieldsH2(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		policy UnderscorePolicy
@@ -101,29 +105,38 @@ func TestUnderscoreFieldsH2C(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			o := defaultTestOptions()
 			o.Underscores = tc.policy
-			ts := startServer(t, o, func(w http.ResponseWriter, r *http.Request) {
+			echo := func(w http.ResponseWriter, r *http.Request) {
 				io.WriteString(w, underscoreKeys(r.Header))
-			})
-			req, err := http.NewRequest("GET", "http://"+ts.addr+"/", nil)
-			if err != nil {
-				t.Fatal(err)
 			}
-			req.Header["X_Forwarded_For"] = []string{"1.2.3.4"}
-			req.Header["Content_Length"] = []string{"0"}
-			resp, err := h2cClient(t).Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.ProtoMajor != 2 {
-				t.Fatalf("proto = %d, want 2", resp.ProtoMajor)
-			}
-			if resp.StatusCode != tc.status {
-				t.Fatalf("status = %d, want %d", resp.StatusCode, tc.status)
-			}
-			if tc.status == 200 && string(body) != tc.keys {
-				t.Errorf("handler saw fields %q, want %q", body, tc.keys)
+			h2c := startServer(t, o, echo)
+			h2, ca := startTLSServer(t, o, echo)
+			for _, m := range []struct {
+				name, url string
+				client    *http.Client
+			}{
+				{"h2c", "http://" + h2c.addr + "/", h2cClient(t)},
+				{"h2", "https://" + h2.addr + "/", testenv.TLSClient(t, ca.Pool, testenv.H2)},
+			} {
+				req, err := http.NewRequest("GET", m.url, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header["X_Forwarded_For"] = []string{"1.2.3.4"}
+				req.Header["Content_Length"] = []string{"0"}
+				resp, err := m.client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.ProtoMajor != 2 {
+					t.Fatalf("%s: proto = %d, want 2", m.name, resp.ProtoMajor)
+				}
+				if resp.StatusCode != tc.status {
+					t.Errorf("%s: status = %d, want %d", m.name, resp.StatusCode, tc.status)
+				} else if tc.status == 200 && string(body) != tc.keys {
+					t.Errorf("%s: handler saw fields %q, want %q", m.name, body, tc.keys)
+				}
 			}
 		})
 	}
