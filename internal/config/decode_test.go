@@ -143,7 +143,7 @@ func TestDecodeProblems(t *testing.T) {
 			"unknown key under x- is still checked where used",
 			"x-listener: &l {name: web, adress: 127.0.0.1:8080}\nlisteners: [*l]\n",
 			[]string{
-				`t.yaml:1:28: listeners[0]: unknown key "adress" (hint: did you mean address? valid keys: name, address, trusted_proxies, ip_filter, timeouts, limits, tls)`,
+				`t.yaml:1:28: listeners[0]: unknown key "adress" (hint: did you mean address? valid keys: name, address, trusted_proxies, ip_filter, timeouts, limits, underscores_in_headers, tls)`,
 				"t.yaml:2:13: listeners[0].address: missing (hint: write host:port, like 127.0.0.1:8080)",
 			},
 		},

@@ -28,6 +28,7 @@ func (a *AccessLog) setDefaults() {
 }
 
 func (l *Listener) setDefaults() {
+	l.UnderscoresInHeaders = "drop"
 	l.Timeouts.setDefaults()
 	l.Limits.setDefaults()
 }

@@ -20,6 +20,12 @@ type Listener struct {
 	IPFilter *IPFilter        `yaml:"ip_filter"`
 	Timeouts ListenerTimeouts `yaml:"timeouts"`
 	Limits   ListenerLimits   `yaml:"limits"`
+	// UnderscoresInHeaders says what happens to a request field whose
+	// name holds an underscore: "drop" (default) removes it, "keep"
+	// forwards it, "reject" answers 400. CGI, FastCGI, WSGI and Rack
+	// backends read "_" and "-" alike, so Transfer_Encoding or
+	// X_Forwarded_For would reach them as the field it imitates.
+	UnderscoresInHeaders string `yaml:"underscores_in_headers"`
 	// TLS, when set, terminates TLS on the listener; nil serves plain
 	// HTTP.
 	TLS *ListenerTLS `yaml:"tls"`
@@ -55,3 +61,6 @@ type ListenerLimits struct {
 	// (default 64MiB).
 	MaxBodyBytes Size `yaml:"max_body_bytes"`
 }
+
+// underscorePolicies are the values Listener.UnderscoresInHeaders accepts.
+func underscorePolicies() []string { return []string{"drop", "keep", "reject"} }

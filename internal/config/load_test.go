@@ -24,7 +24,8 @@ func defaultListener(name, address string) Listener {
 		Timeouts: ListenerTimeouts{
 			ReadHeader: sec(10), ReadBody: sec(60), Write: sec(60), Idle: sec(75), Shutdown: sec(30),
 		},
-		Limits: ListenerLimits{MaxHeaderBytes: 32 << 10, MaxHeaderCount: 100, MaxBodyBytes: 64 << 20},
+		Limits:               ListenerLimits{MaxHeaderBytes: 32 << 10, MaxHeaderCount: 100, MaxBodyBytes: 64 << 20},
+		UnderscoresInHeaders: "drop",
 	}
 }
 
@@ -83,7 +84,8 @@ func TestParseFull(t *testing.T) {
 				Timeouts: ListenerTimeouts{
 					ReadHeader: sec(5), ReadBody: sec(30), Write: sec(90), Idle: 0, Shutdown: sec(10),
 				},
-				Limits: ListenerLimits{MaxHeaderBytes: 64 << 10, MaxHeaderCount: 50, MaxBodyBytes: 0},
+				Limits:               ListenerLimits{MaxHeaderBytes: 64 << 10, MaxHeaderCount: 50, MaxBodyBytes: 0},
+				UnderscoresInHeaders: "reject",
 			},
 			internal,
 		},
@@ -149,14 +151,15 @@ func TestPositions(t *testing.T) {
 		{"listeners[0]", Pos{8, 5}},
 		{"listeners[0].timeouts.idle", Pos{15, 13}},
 		{"listeners[0].limits", Pos{17, 5}},
-		{"routes[0].match", Pos{27, 5}},
-		{"routes[0].match.host[1]", Pos{28, 31}},
-		{"routes[0].match.headers.X-Canary", Pos{31, 27}},
-		{"routes[0].middlewares[0]", Pos{35, 9}},
-		{"routes[0].middlewares[0].levels.gzip", Pos{37, 24}},
-		{"routes[1]", Pos{41, 5}},
-		{"routes[1].match", Pos{42, 12}},
-		{"upstreams[0].backends[1].address", Pos{50, 19}},
+		{"listeners[0].underscores_in_headers", Pos{21, 29}},
+		{"routes[0].match", Pos{28, 5}},
+		{"routes[0].match.host[1]", Pos{29, 31}},
+		{"routes[0].match.headers.X-Canary", Pos{32, 27}},
+		{"routes[0].middlewares[0]", Pos{36, 9}},
+		{"routes[0].middlewares[0].levels.gzip", Pos{38, 24}},
+		{"routes[1]", Pos{42, 5}},
+		{"routes[1].match", Pos{43, 12}},
+		{"upstreams[0].backends[1].address", Pos{51, 19}},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			if got := cfg.Positions[tc.path]; got != tc.want {

@@ -175,6 +175,10 @@ func (v *validator) listeners() []string {
 		if l.Limits.MaxBodyBytes < 0 {
 			v.report(p+".limits.max_body_bytes", "must not be negative", "write 0 for no limit")
 		}
+		if !slices.Contains(underscorePolicies(), l.UnderscoresInHeaders) {
+			v.report(p+".underscores_in_headers", fmt.Sprintf("unknown value %q", l.UnderscoresInHeaders),
+				oneOfHint(l.UnderscoresInHeaders, "known values", underscorePolicies()))
+		}
 		v.listenerTLS(p+".tls", l.TLS)
 		if l.IPFilter != nil {
 			for _, pr := range l.IPFilter.check() {

@@ -43,6 +43,7 @@ func TestValidate(t *testing.T) {
 		{"max_header_bytes too small", "listeners: [{name: web, address: ':80', limits: {max_header_bytes: 512B}}]\n", []string{`t.yaml:1:68: listeners[0].limits.max_header_bytes: must be between 1KiB and 1MiB, got 512B (hint: the default is 32KiB)`}},
 		{"max_header_bytes too large", "listeners: [{name: web, address: ':80', limits: {max_header_bytes: 2MiB}}]\n", []string{`t.yaml:1:68: listeners[0].limits.max_header_bytes: must be between 1KiB and 1MiB, got 2MiB (hint: the default is 32KiB)`}},
 		{"max_header_count too small", "listeners: [{name: web, address: ':80', limits: {max_header_count: 7}}]\n", []string{`t.yaml:1:68: listeners[0].limits.max_header_count: must be between 8 and 1000, got 7 (hint: the default is 100)`}},
+		{"unknown underscores_in_headers", "listeners: [{name: web, address: ':80', underscores_in_headers: rejct}]\n", []string{`t.yaml:1:65: listeners[0].underscores_in_headers: unknown value "rejct" (hint: did you mean reject? known values: drop, keep, reject)`}},
 		{"max_header_count too large", "listeners: [{name: web, address: ':80', limits: {max_header_count: 1001}}]\n", []string{`t.yaml:1:68: listeners[0].limits.max_header_count: must be between 8 and 1000, got 1001 (hint: the default is 100)`}},
 
 		// Listener TLS.
@@ -141,6 +142,7 @@ func TestValidateAccepts(t *testing.T) {
 		{"tls null is plain", "listeners: [{name: web, address: ':80', tls: ~}]\n"},
 		{"names with dots, dashes and underscores", "listeners: [{name: web-1.a_b, address: ':8080'}]\n"},
 		{"limits at their bounds", "listeners: [{name: web, address: ':80', limits: {max_header_bytes: 1KiB, max_header_count: 8}}, {name: b, address: ':81', limits: {max_header_bytes: 1MiB, max_header_count: 1000}}]\n"},
+		{"underscores_in_headers keep and reject", "listeners: [{name: web, address: ':80', underscores_in_headers: keep}, {name: b, address: ':81', underscores_in_headers: reject}]\n"},
 		{"gogc off", L + "runtime: {gogc: -1}\n"},
 		{"gogc 1", L + "runtime: {gogc: 1}\n"},
 		{"unused upstream", L + U},

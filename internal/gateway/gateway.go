@@ -288,6 +288,7 @@ func (g *Gateway) Apply(cfg *config.Config) error {
 		ol := &openListener{addr: addr, ln: ln, done: make(chan struct{})}
 		ol.srv = server.New(g.handler(ol), l.Options, g.log.With("listener", l.Name))
 		ol.srv.SetConnContext(connContext)
+		ol.srv.SetOnRefused(refused(ol))
 		opened[addr] = ol
 	}
 

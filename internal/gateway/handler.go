@@ -10,6 +10,7 @@ import (
 
 	"palisade/internal/middleware"
 	"palisade/internal/obs"
+	"palisade/internal/server"
 	"palisade/internal/tlsconf"
 )
 
@@ -90,6 +91,23 @@ func (h listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	st.Route = rte.Name
 	rte.Handler.ServeHTTP(&sc.rw, r)
+}
+
+// refused returns the hook that gives a request the server refused before
+// routing (400, 408, 413, 417, 431, 501, 505) a request ID, sent back in
+// X-Request-Id, and an access log line with the status and the reason.
+// Only refusals run it, so the requests the handler serves pay nothing.
+func refused(ol *openListener) func(*server.RefusedRequest) {
+	return func(rr *server.RefusedRequest) {
+		rt := ol.rt.Load()
+		r := rr.Request
+		now := time.Now()
+		st := &middleware.State{ID: middleware.NewRequestID(), Start: now, Listener: rt.Name}
+		st.Peer = peerAddr(r.RemoteAddr)
+		st.ClientIP = middleware.ClientIP(st.Peer.Addr(), r.Header["X-Forwarded-For"], rt.Trusted)
+		rr.RequestID = st.ID
+		rt.Snapshot.AccessLog.Log(r, st, obs.Entry{Status: rr.Status, End: now, Reason: rr.Reason})
+	}
 }
 
 // peerAddr parses the server's RemoteAddr ("ip:port").

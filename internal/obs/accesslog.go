@@ -212,6 +212,9 @@ type Entry struct {
 	Status int
 	Bytes  int64
 	End    time.Time
+	// Reason, for a request the server refused before routing, names the
+	// rule that refused it.
+	Reason string
 }
 
 // Log writes the line for r, whose State st describes where it went. l may
@@ -295,6 +298,10 @@ func AppendLine(b []byte, r *http.Request, st *middleware.State, e Entry) []byte
 	if st.Err != nil {
 		b = append(b, `,"error":`...)
 		b = appendString(b, st.Err.Error())
+	}
+	if e.Reason != "" {
+		b = append(b, `,"reason":`...)
+		b = appendString(b, e.Reason)
 	}
 	return append(b, "}\n"...)
 }

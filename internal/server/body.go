@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"palisade/internal/httpsyntax"
@@ -406,6 +407,12 @@ func (b *requestBody) trailerBytes() error {
 	name, value, why := httpsyntax.SplitField(string(line))
 	if why != "" {
 		return b.malformed("invalid trailer field: " + why)
+	}
+	if strings.IndexByte(name, '_') >= 0 && b.o.Underscores != UnderscoresKeep {
+		if b.o.Underscores == UnderscoresReject {
+			return b.malformed("underscore in trailer field name")
+		}
+		return nil
 	}
 	key := canonicalKey(name)
 	if forbiddenTrailer(key) {

@@ -535,20 +535,25 @@ func (c *conn) serveRequest(o *Options) bool {
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) && !c.srv.inShutdown.Load() {
 			// A head started and not finished in time: slowloris.
-			c.writeReject(reject{http.StatusRequestTimeout, "request head timeout"})
+			rj := reject{http.StatusRequestTimeout, "request head timeout"}
+			c.writeReject(rj, c.refused(rj, nil))
 		}
 		return false
 	}
 	if rj.status != 0 {
-		c.writeReject(rj)
+		c.writeReject(rj, c.refused(rj, nil))
 		return false
 	}
 	blk := new(requestBlock)
 	blk.req = c.base
 	f, rj := parseRequest(head, lines, o, blk)
 	if rj.status != 0 {
-		c.writeReject(rj)
+		c.writeReject(rj, c.refused(rj, &blk.req))
 		return false
+	}
+	if f.dropped > 0 {
+		c.srv.log.Debug("dropped request fields with an underscore in their name",
+			"remote", c.remote, "field", f.droppedName, "count", f.dropped)
 	}
 	r := &blk.req
 	r.RemoteAddr = c.remote
@@ -607,7 +612,7 @@ func (c *conn) runHandler(r *http.Request) (ok bool) {
 			"uri", r.RequestURI, "panic", p, "stack", string(debug.Stack()))
 		if !c.x.resp.wroteHeader {
 			c.wbuf, c.wstart = c.wbuf[:0], 0
-			c.writeReject(reject{http.StatusInternalServerError, "handler panic"})
+			c.writeReject(reject{http.StatusInternalServerError, "handler panic"}, "")
 		}
 	}()
 	c.srv.handler.ServeHTTP(&c.x.resp, r)
@@ -615,8 +620,9 @@ func (c *conn) runHandler(r *http.Request) (ok bool) {
 }
 
 // writeReject answers a request refused before (or instead of) the handler
-// with a bare status, and marks the connection for a gentle close.
-func (c *conn) writeReject(rj reject) {
+// with a bare status and, when id is set, an X-Request-Id field, and marks
+// the connection for a gentle close.
+func (c *conn) writeReject(rj reject, id string) {
 	c.closeAfter.Store(true)
 	c.linger = true
 	if c.werr != nil {
@@ -635,6 +641,11 @@ func (c *conn) writeReject(rj reject) {
 	b = append(b, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
 	b = strconv.AppendInt(b, int64(len(text)+1), 10)
 	b = append(b, "\r\nConnection: close\r\n"...)
+	if id != "" {
+		b = append(b, "X-Request-Id: "...)
+		b = append(b, id...)
+		b = append(b, "\r\n"...)
+	}
 	b = append(b, c.srv.dateFor(time.Now())...)
 	b = append(b, "\r\n"...)
 	b = append(b, text...)

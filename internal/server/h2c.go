@@ -143,7 +143,8 @@ func (c *replayConn) Read(p []byte) (int, error) {
 }
 
 // h2Limits applies the rules and limits net/http's HTTP/2 server does not
-// know about: the path rules of our HTTP/1.1 parser, and,
+// know about: the path rules of our HTTP/1.1 parser, the underscore
+// policy for field names, and,
 // read from the current options so that SetOptions reaches h2c too: the
 // header field count (431) and the body size (413 for a declared length,
 // *http.MaxBytesError from Read for a stream crossing it).
@@ -154,22 +155,34 @@ func (h h2Limits) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The path rules of our HTTP/1.1 parser, which net/http does not apply
 	// to :path: no dot segments, raw or decoded.
 	if dotSegment(r.URL.EscapedPath()) || dotSegment(r.URL.Path) || strings.IndexByte(r.URL.Path, 0) >= 0 {
-		writeBare(w, http.StatusBadRequest)
+		h.s.refuseH2(w, r, http.StatusBadRequest, "dot segment or NUL in path")
 		return
 	}
-	if o.MaxHeaderCount > 0 {
-		n := 0
-		for _, vs := range r.Header {
-			n += len(vs)
+	n, dropped := 0, ""
+	for k, vs := range r.Header {
+		n += len(vs)
+		if strings.IndexByte(k, '_') < 0 || o.Underscores == UnderscoresKeep {
+			continue
 		}
-		if n > o.MaxHeaderCount {
-			writeBare(w, http.StatusRequestHeaderFieldsTooLarge)
+		if o.Underscores == UnderscoresReject {
+			h.s.refuseH2(w, r, http.StatusBadRequest, "underscore in field name")
 			return
 		}
+		// Deleting the entry being visited is allowed during range.
+		delete(r.Header, k)
+		dropped = k
+	}
+	if o.MaxHeaderCount > 0 && n > o.MaxHeaderCount {
+		h.s.refuseH2(w, r, http.StatusRequestHeaderFieldsTooLarge, "too many field lines")
+		return
+	}
+	if dropped != "" {
+		h.s.log.Debug("dropped request fields with an underscore in their name",
+			"remote", r.RemoteAddr, "field", dropped)
 	}
 	if o.MaxBodyBytes > 0 && r.Body != nil && r.Body != http.NoBody {
 		if r.ContentLength > o.MaxBodyBytes {
-			writeBare(w, http.StatusRequestEntityTooLarge)
+			h.s.refuseH2(w, r, http.StatusRequestEntityTooLarge, "body over the limit")
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, o.MaxBodyBytes)

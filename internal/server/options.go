@@ -32,6 +32,37 @@ type Options struct {
 	// Content-Length over it gets 413 before the handler runs; a chunked
 	// body crossing it makes Read return *http.MaxBytesError.
 	MaxBodyBytes int64
+	// Underscores says what happens to a request field (header or
+	// trailer) whose name holds an underscore. The zero value drops it.
+	Underscores UnderscorePolicy
+}
+
+// UnderscorePolicy is what the server does with a request field whose name
+// holds an underscore. CGI, FastCGI, WSGI and Rack backends turn "-" into
+// "_", so Transfer_Encoding, Content_Length or X_Forwarded_For reach them
+// as the field they imitate, behind every check the proxy made on the real
+// one.
+type UnderscorePolicy uint8
+
+const (
+	// UnderscoresDrop removes such fields and logs them at debug level,
+	// as nginx does by default (underscores_in_headers off).
+	UnderscoresDrop UnderscorePolicy = iota
+	// UnderscoresKeep forwards them as they are.
+	UnderscoresKeep
+	// UnderscoresReject answers 400.
+	UnderscoresReject
+)
+
+// underscorePolicy maps the config value; validation has refused others.
+func underscorePolicy(s string) UnderscorePolicy {
+	switch s {
+	case "keep":
+		return UnderscoresKeep
+	case "reject":
+		return UnderscoresReject
+	}
+	return UnderscoresDrop
 }
 
 // Defaults for limits left at zero. They match the config defaults.
@@ -51,6 +82,7 @@ func OptionsFrom(l config.Listener) Options {
 		MaxHeaderBytes:    int(l.Limits.MaxHeaderBytes),
 		MaxHeaderCount:    l.Limits.MaxHeaderCount,
 		MaxBodyBytes:      int64(l.Limits.MaxBodyBytes),
+		Underscores:       underscorePolicy(l.UnderscoresInHeaders),
 	}
 }
 

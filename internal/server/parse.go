@@ -35,6 +35,10 @@ type framing struct {
 	expectContinue bool
 	keepAlive      bool // the client allows another request on this connection
 	http10         bool
+	// dropped counts the fields dropped for an underscore in their name;
+	// droppedName is the first, for the debug log.
+	dropped     int
+	droppedName string
 }
 
 // parseRequest parses the request head h into blk, whose req is a copy of
@@ -89,6 +93,16 @@ func parseRequest(h string, lines int, o *Options, blk *requestBlock) (framing, 
 		name, value, why := httpsyntax.SplitField(line)
 		if why != "" {
 			return f, badRequest(why)
+		}
+		if strings.IndexByte(name, '_') >= 0 && o.Underscores != UnderscoresKeep {
+			if o.Underscores == UnderscoresReject {
+				return f, badRequest("underscore in field name")
+			}
+			if f.dropped == 0 {
+				f.droppedName = name
+			}
+			f.dropped++
+			continue
 		}
 		key := canonicalKey(name)
 		switch key {
@@ -165,7 +179,7 @@ func parseRequest(h string, lines int, o *Options, blk *requestBlock) (framing, 
 		if hasTrailer {
 			// As net/http: the declaration moves from Header to the keys
 			// of Trailer.
-			if r.Trailer, rj = declaredTrailers(trailer); rj.status != 0 {
+			if r.Trailer, rj = declaredTrailers(trailer, o.Underscores); rj.status != 0 {
 				return f, rj
 			}
 			delete(hdr, "Trailer")
@@ -411,8 +425,10 @@ func frameBody(f *framing, cl, te string, cls, tes int) reject {
 
 // declaredTrailers returns the trailer fields announced by the Trailer
 // header, keys only, as net/http fills Request.Trailer. Fields that frame or
-// route a message may not be trailers (RFC 9110 §6.5.1).
-func declaredTrailers(v string) (http.Header, reject) {
+// route a message may not be trailers (RFC 9110 §6.5.1). Names with an
+// underscore are left out unless the policy keeps them: such a trailer
+// field never reaches the handler.
+func declaredTrailers(v string, underscores UnderscorePolicy) (http.Header, reject) {
 	t := make(http.Header)
 	for more := true; more; {
 		var item string
@@ -422,6 +438,9 @@ func declaredTrailers(v string) (http.Header, reject) {
 		}
 		if !httpsyntax.IsToken(item) {
 			return nil, badRequest("invalid Trailer")
+		}
+		if underscores != UnderscoresKeep && strings.IndexByte(item, '_') >= 0 {
+			continue
 		}
 		key := canonicalKey(item)
 		if forbiddenTrailer(key) {

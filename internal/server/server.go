@@ -28,6 +28,7 @@ type Server struct {
 	log         *slog.Logger
 	opts        atomic.Pointer[Options]
 	connContext func(ctx context.Context, c net.Conn) context.Context
+	onRefused   func(*RefusedRequest)
 	// tlsConfig, when set, terminates TLS on connections accepted from
 	// then on (SetTLSConfig).
 	tlsConfig atomic.Pointer[tls.Config]
