@@ -79,27 +79,6 @@ func refuse(w http.ResponseWriter, r *http.Request, challenge string, err error)
 	middleware.WriteError(&challengeWriter{ResponseWriter: w, challenge: challenge}, r, http.StatusUnauthorized, err)
 }
 
-// asciiHasPrefixFold reports whether s begins with prefix, ignoring ASCII
-// case only (auth schemes are case-insensitive, RFC 9110 §11.1).
-func asciiHasPrefixFold(s, prefix string) bool {
-	if len(s) < len(prefix) {
-		return false
-	}
-	for i := 0; i < len(prefix); i++ {
-		a, b := s[i], prefix[i]
-		if 'A' <= a && a <= 'Z' {
-			a += 'a' - 'A'
-		}
-		if 'A' <= b && b <= 'Z' {
-			b += 'a' - 'A'
-		}
-		if a != b {
-			return false
-		}
-	}
-	return true
-}
-
 // deleteClientCopies removes from h the fields named in names (canonical),
 // and every spelling of them with underscores for dashes (X_User for
 // X-User, in any case). CGI, FastCGI (PHP), WSGI and Rack backends read

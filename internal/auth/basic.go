@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"palisade/internal/config"
+	"palisade/internal/httpsyntax"
 	"palisade/internal/middleware"
 )
 
@@ -176,7 +177,7 @@ func (b *basic) verify(h string) bool {
 // characters in the user-id.
 func decodeBasic(h string, buf []byte) ([]byte, bool) {
 	const scheme = "Basic "
-	if !asciiHasPrefixFold(h, scheme) {
+	if !httpsyntax.HasPrefixFold(h, scheme) {
 		return nil, false
 	}
 	enc := strings.Trim(h[len(scheme):], " ")

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"palisade/internal/config"
+	"palisade/internal/httpsyntax"
 )
 
 func hash(t testing.TB, pw string) string {
@@ -214,7 +215,7 @@ func FuzzBasicHeader(f *testing.F) {
 		if i <= 0 {
 			t.Fatalf("decodeBasic(%q) = %q: accepted without a user and colon", h, creds)
 		}
-		if !asciiHasPrefixFold(h, "basic ") {
+		if !httpsyntax.HasPrefixFold(h, "basic ") {
 			t.Fatalf("decodeBasic(%q) accepted another scheme", h)
 		}
 		enc := base64.StdEncoding.EncodeToString(creds)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"palisade/internal/config"
+	"palisade/internal/httpsyntax"
 	"palisade/internal/middleware"
 )
 
@@ -219,7 +220,7 @@ func namedByConnection(conn []string, name string) bool {
 		for opt := range strings.SplitSeq(v, ",") {
 			// ASCII case folding only: strings.EqualFold would match the
 			// Kelvin sign to k.
-			if opt = strings.TrimSpace(opt); len(opt) == len(name) && asciiHasPrefixFold(opt, name) {
+			if opt = strings.TrimSpace(opt); len(opt) == len(name) && httpsyntax.HasPrefixFold(opt, name) {
 				return true
 			}
 		}

@@ -184,7 +184,7 @@ func (j *jwtAuth) token(r *http.Request) (raw string, found, ok bool) {
 		t := strings.TrimSpace(v[0])
 		return t, true, isCompactJWS(t)
 	}
-	if !asciiHasPrefixFold(v[0], "Bearer ") {
+	if !httpsyntax.HasPrefixFold(v[0], "Bearer ") {
 		// RFC 6750 §3.1: credentials of another scheme (Basic, say) are no
 		// Bearer credentials, so the challenge carries no error code.
 		return "", false, false

@@ -1,12 +1,16 @@
 package auth
 
-import "strings"
+import (
+	"strings"
+
+	"palisade/internal/httpsyntax"
+)
 
 // parseBearer returns the token of an Authorization value with the Bearer
 // scheme (RFC 6750 §2.1: "Bearer" 1*SP b64token).
 func parseBearer(h string) (string, bool) {
 	const scheme = "Bearer "
-	if !asciiHasPrefixFold(h, scheme) {
+	if !httpsyntax.HasPrefixFold(h, scheme) {
 		return "", false
 	}
 	t := strings.Trim(h[len(scheme):], " ")

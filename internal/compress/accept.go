@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"palisade/internal/config"
+	"palisade/internal/httpsyntax"
 )
 
 // coding is a content coding the middleware can produce, or identity.
@@ -109,13 +110,13 @@ func (a *acceptance) add(elem string) {
 	slot := &a.star
 	switch {
 	case name == "*":
-	case equalFoldASCII(name, "gzip"), equalFoldASCII(name, "x-gzip"):
+	case httpsyntax.EqualFold(name, "gzip"), httpsyntax.EqualFold(name, "x-gzip"):
 		slot = &a.q[codingGzip]
-	case equalFoldASCII(name, "br"):
+	case httpsyntax.EqualFold(name, "br"):
 		slot = &a.q[codingBr]
-	case equalFoldASCII(name, "zstd"):
+	case httpsyntax.EqualFold(name, "zstd"):
 		slot = &a.q[codingZstd]
-	case equalFoldASCII(name, "identity"):
+	case httpsyntax.EqualFold(name, "identity"):
 		slot = &a.q[identity]
 	default:
 		return
@@ -204,34 +205,12 @@ func listHas(values []string, name string) bool {
 			if i := strings.IndexByte(elem, '='); i >= 0 {
 				elem = elem[:i]
 			}
-			if equalFoldASCII(trimOWS(elem), name) {
+			if httpsyntax.EqualFold(trimOWS(elem), name) {
 				return true
 			}
 		}
 	}
 	return false
-}
-
-// equalFoldASCII reports whether a and b are equal ignoring ASCII case.
-// HTTP tokens are ASCII; strings.EqualFold would also match non-tokens such
-// as "zſtd" (U+017F folds to s).
-func equalFoldASCII(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // Chooser returns the negotiation of the compress middleware that cfg

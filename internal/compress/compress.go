@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"palisade/internal/config"
+	"palisade/internal/httpsyntax"
 	"palisade/internal/middleware"
 )
 
@@ -148,7 +149,7 @@ func onlyIdentity(values []string) bool {
 		for v != "" {
 			elem, rest, _ := strings.Cut(v, ",")
 			v = rest
-			if e := trimOWS(elem); e != "" && !equalFoldASCII(e, "identity") {
+			if e := trimOWS(elem); e != "" && !httpsyntax.EqualFold(e, "identity") {
 				return false
 			}
 		}
@@ -280,16 +281,16 @@ func (c *compressor) typeMatches(ct string) bool {
 		return false
 	}
 	for _, p := range c.types {
-		if !equalFoldASCII(typ, p.typ) {
+		if !httpsyntax.EqualFold(typ, p.typ) {
 			continue
 		}
 		switch {
 		case p.sub != "":
-			if equalFoldASCII(sub, p.sub) {
+			if httpsyntax.EqualFold(sub, p.sub) {
 				return true
 			}
 		case p.suffix != "":
-			if len(sub) > len(p.suffix) && equalFoldASCII(sub[len(sub)-len(p.suffix):], p.suffix) {
+			if len(sub) > len(p.suffix) && httpsyntax.EqualFold(sub[len(sub)-len(p.suffix):], p.suffix) {
 				return true
 			}
 		default:
