@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"palisade/internal/config"
+	"palisade/internal/httpsyntax"
 	"palisade/internal/middleware"
 )
 
@@ -94,37 +95,10 @@ func deleteClientCopies(h http.Header, names []string) {
 			continue
 		}
 		for _, name := range names {
-			if equalFoldDashUnderscore(k, name) {
+			if httpsyntax.EqualFoldUnderscore(k, name) {
 				delete(h, k)
 				break
 			}
 		}
 	}
-}
-
-// equalFoldDashUnderscore compares a and b ignoring ASCII case, with '_'
-// and '-' counted as one character.
-func equalFoldDashUnderscore(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if x == '_' {
-			x = '-'
-		}
-		if y == '_' {
-			y = '-'
-		}
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }

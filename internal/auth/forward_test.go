@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"palisade/internal/config"
+	"palisade/internal/httpsyntax"
 	"palisade/internal/testenv"
 )
 
@@ -186,7 +187,7 @@ func TestForwardUnderscoreSpellingRemoved(t *testing.T) {
 	}
 	got, _ := backend.last()
 	for name, v := range got {
-		if (equalFoldDashUnderscore(name, "X-Auth-User") || equalFoldDashUnderscore(name, "X-Auth-Groups")) && strings.IndexByte(name, '_') >= 0 {
+		if (httpsyntax.EqualFoldUnderscore(name, "X-Auth-User") || httpsyntax.EqualFoldUnderscore(name, "X-Auth-Groups")) && strings.IndexByte(name, '_') >= 0 {
 			t.Errorf("backend got the client's %s: %q", name, v)
 		}
 	}

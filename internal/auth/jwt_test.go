@@ -20,6 +20,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"palisade/internal/config"
+	"palisade/internal/httpsyntax"
 )
 
 // testKeys are generated once: RSA generation is slow under -race.
@@ -378,7 +379,7 @@ func TestJWTUnderscoreSpellingRemoved(t *testing.T) {
 	}
 	got, _ := backend.last()
 	for name, v := range got {
-		if equalFoldDashUnderscore(name, "X-User") && name != "X-User" || equalFoldDashUnderscore(name, "X-Email") && name != "X-Email" {
+		if httpsyntax.EqualFoldUnderscore(name, "X-User") && name != "X-User" || httpsyntax.EqualFoldUnderscore(name, "X-Email") && name != "X-Email" {
 			t.Errorf("backend got the client's %s: %q", name, v)
 		}
 	}

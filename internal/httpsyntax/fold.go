@@ -28,3 +28,32 @@ func HasPrefixFold(s, prefix string) bool {
 	}
 	return true
 }
+
+// EqualFoldUnderscore is EqualFold with '_' and '-' counted as one
+// character: how CGI, FastCGI, WSGI and Rack backends compare field names
+// (they read both as '_'), so a proxy that removes a field must remove
+// every spelling such a backend would take for it.
+func EqualFoldUnderscore(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == '_' {
+			x = '-'
+		}
+		if y == '_' {
+			y = '-'
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}

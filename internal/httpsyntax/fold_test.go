@@ -21,3 +21,19 @@ func TestFold(t *testing.T) {
 		}
 	}
 }
+
+func TestEqualFoldUnderscore(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"X-Forwarded-For", "x_forwarded_for", true},
+		{"X_User", "X-USER", true},
+		{"X-User", "X-Users", false},
+		{"X.User", "X-User", false},
+	} {
+		if got := EqualFoldUnderscore(tc.a, tc.b); got != tc.want {
+			t.Errorf("EqualFoldUnderscore(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+}

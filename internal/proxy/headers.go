@@ -3,6 +3,8 @@ package proxy
 import (
 	"net/http"
 	"strings"
+
+	"palisade/internal/httpsyntax"
 )
 
 // Via pseudonyms by received protocol (RFC 9110 §7.6.3). The version is
@@ -54,32 +56,11 @@ func isForwardingHeader(k string) bool {
 		return false
 	}
 	for _, f := range [...]string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
-		if len(k) == len(f) && equalFoldDashUnderscore(k, f) {
+		if len(k) == len(f) && httpsyntax.EqualFoldUnderscore(k, f) {
 			return true
 		}
 	}
 	return false
-}
-
-// equalFoldDashUnderscore compares ASCII case-insensitively, with '_'
-// equal to '-'.
-func equalFoldDashUnderscore(a, b string) bool {
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if x == '_' {
-			x = '-'
-		}
-		if 'a' <= x && x <= 'z' {
-			x -= 'a' - 'A'
-		}
-		if 'a' <= y && y <= 'z' {
-			y -= 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // namedByConnection reports whether the Connection field values conn name
@@ -213,9 +194,5 @@ func isStreamingType(ct []string) bool {
 		return false
 	}
 	v := strings.TrimLeft(ct[0], " \t")
-	return hasPrefixFold(v, "text/event-stream") || hasPrefixFold(v, "application/grpc")
-}
-
-func hasPrefixFold(s, prefix string) bool {
-	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+	return httpsyntax.HasPrefixFold(v, "text/event-stream") || httpsyntax.HasPrefixFold(v, "application/grpc")
 }
